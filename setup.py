@@ -1,0 +1,34 @@
+"""ament_python / pip packaging for rmdepth_ros."""
+
+from glob import glob
+import os
+
+from setuptools import find_packages, setup
+
+PACKAGE = 'rmdepth_ros'
+
+setup(
+    name=PACKAGE,
+    version='0.1.0',
+    description='RM-Depth monocular depth, ego-motion, flow and motion masks for ROS 2',
+    license='Apache-2.0',
+    python_requires='>=3.10',
+    packages=find_packages(include=[PACKAGE, PACKAGE + '.*']),
+    package_data={PACKAGE: ['weights/*.safetensors']},
+    data_files=[
+        ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
+        (os.path.join('share', PACKAGE), ['package.xml']),
+        (os.path.join('share', PACKAGE, 'launch'), glob('launch/*.launch.py')),
+        (os.path.join('share', PACKAGE, 'config'), glob('config/*.yaml') + glob('config/*.rviz')
+         + glob('config/*.xml')),
+    ],
+    install_requires=['numpy', 'pyyaml', 'safetensors', 'opencv-python-headless', 'rosbags'],
+    zip_safe=True,
+    tests_require=['pytest'],
+    entry_points={
+        'console_scripts': [
+            'rmdepth-weights = rmdepth_ros.model.weights:main',
+            'rmdepth-synth = rmdepth_ros.data.synth_cli:main',
+        ],
+    },
+)
