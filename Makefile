@@ -1,0 +1,42 @@
+# rmdepth_ros: `make demo` runs the main job, `make test` runs the tests.
+# Both create .venv on first use and install everything pinned in requirements.txt.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+# Every ROS 2 process started from here stays on this machine: DDS runs on loopback and
+# shared memory only (config/fastdds_localhost.xml), with no multicast on any interface.
+export FASTRTPS_DEFAULT_PROFILES_FILE := $(CURDIR)/config/fastdds_localhost.xml
+export FASTDDS_DEFAULT_PROFILES_FILE := $(CURDIR)/config/fastdds_localhost.xml
+export RMW_IMPLEMENTATION := rmw_fastrtps_cpp
+export AMENT_PREFIX_PATH := $(CURDIR)/$(VENV)
+unexport ROS_AUTOMATIC_DISCOVERY_RANGE
+
+.PHONY: demo test lint bench venv clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt setup.py
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10+ needed")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo '==> installing pinned dependencies into $(VENV) (first run only)'
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+demo: $(STAMP)
+	ROS_DOMAIN_ID=$${ROS_DOMAIN_ID:-42} $(PY) -m rmdepth_ros.demo --out demo_output
+
+test: $(STAMP)
+	ROS_DOMAIN_ID=$${ROS_DOMAIN_ID:-87} $(PY) -m pytest -q -p no:cacheprovider
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+bench: $(STAMP)
+	$(PY) bench/bench_inference.py
+
+clean:
+	rm -rf $(VENV) demo_output build install log

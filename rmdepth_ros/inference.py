@@ -1,0 +1,287 @@
+"""The inference engine: numpy frames in, depth / camera motion / flow / motion masks out.
+
+No ROS here. Feed frames one at a time with `Estimator.process`; it resizes to the network's
+input size and back, keeps the previous frame, and resets its temporal state on a time gap, time
+going backwards, an image-size or intrinsics change, or `reset()`. Conventions (units, frames,
+flow sign) are those of docs/conventions.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+import math
+import os
+import time
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+
+from rmdepth_ros.model import geometry
+from rmdepth_ros.model.depth_net import disp_to_depth
+from rmdepth_ros.model.rmdepth import RMDepth
+from rmdepth_ros.model.weights import load_weights
+
+PRECISIONS = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
+
+
+@dataclass
+class EstimatorOutput:
+    """What the estimator returns for one frame.
+
+    depth: (H, W) float32 metres along the optical axis, NaN where invalid.
+    intrinsics: (3, 3) float64 intrinsics of the output resolution.
+    motion: (4, 4) float64 `T_prev_cur` (the current camera pose in the previous camera's frame;
+      see docs/conventions.md), None on the first frame after a reset.
+    flow: (H, W, 2) float32 pixels on this frame's grid, the point at x now was at x - flow in
+      the previous frame; NaN where it came into view. None on the first frame.
+    motion_mask: (H, W) bool, True on independently moving objects. None on the first frame.
+    object_motion: (H, W, 3) float32 metres, current camera frame, each point's displacement
+      since the previous frame with camera motion removed. None on the first frame.
+    reset_reason: why the temporal state was reset before this frame, else None.
+    timings: milliseconds spent in 'preprocess', 'depth', 'motion', 'postprocess', 'total'.
+    """
+
+    timestamp: float
+    frame_index: int
+    depth: np.ndarray
+    intrinsics: np.ndarray
+    motion: np.ndarray | None = None
+    flow: np.ndarray | None = None
+    motion_mask: np.ndarray | None = None
+    object_motion: np.ndarray | None = None
+    reset_reason: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class _Previous:
+    image: torch.Tensor       # (1, 3, h, w) network input of the previous frame
+    timestamp: float
+    size: tuple[int, int]     # (H, W) of the previous input image
+    intrinsics: np.ndarray    # (3, 3) of the previous input image
+
+
+def select_device(device: str) -> torch.device:
+    """'auto' -> cuda if available else cpu; 'cpu', 'cuda', 'cuda:N' checked for availability."""
+    if device == 'auto':
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    if device == 'cpu':
+        return torch.device('cpu')
+    if device == 'cuda' or (device.startswith('cuda:') and device[5:].isdigit()):
+        if not torch.cuda.is_available():
+            raise ValueError(f"device '{device}' requested but CUDA is not available")
+        index = int(device[5:]) if ':' in device else 0
+        if index >= torch.cuda.device_count():
+            raise ValueError(f"device '{device}' requested but only "
+                             f'{torch.cuda.device_count()} CUDA device(s) exist')
+        return torch.device(device)
+    raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got '{device}'")
+
+
+class Estimator:
+    """Per-frame depth, ego-motion, optical flow and moving-object masks.
+
+    weights: path of a weights file (None = the shipped default).
+    device: 'auto' | 'cpu' | 'cuda' | 'cuda:N'. precision: 'fp32', or 'fp16' / 'bf16' on CUDA.
+    input_size: (width, height) of the network input; default: the weights' training size.
+      Both must be multiples of 8.
+    max_frame_gap: seconds; a larger gap between frames resets the temporal state.
+    output: 'input' (outputs at the input image's resolution) or 'network' (at input_size).
+    """
+
+    def __init__(self, weights: str | os.PathLike | None = None, device: str = 'auto',
+                 precision: str = 'fp32', input_size: tuple[int, int] | None = None,
+                 max_frame_gap: float = 0.5, output: str = 'input',
+                 model: RMDepth | None = None, metadata: dict[str, Any] | None = None) -> None:
+        self.device = select_device(device)
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, "
+                             f"got '{precision}'")
+        if precision != 'fp32' and self.device.type != 'cuda':
+            raise ValueError(f"precision '{precision}' needs a CUDA device; use fp32 on CPU")
+        if output not in ('input', 'network'):
+            raise ValueError(f"output must be 'input' or 'network', got '{output}'")
+        if not (max_frame_gap > 0 and math.isfinite(max_frame_gap)):
+            raise ValueError(f'max_frame_gap must be a positive number of seconds, '
+                             f'got {max_frame_gap}')
+        if model is None:
+            model, metadata = load_weights(weights, device='cpu')
+        self.metadata = metadata or {}
+        self.model = model.to(self.device).eval()
+        self.precision = precision
+        self.autocast_dtype = PRECISIONS[precision]
+        width, height = input_size or self.metadata.get('input_size', (640, 192))
+        if width % 8 or height % 8 or width <= 0 or height <= 0:
+            raise ValueError(f'input_size must be positive multiples of 8, got {width}x{height}')
+        self.input_size = (int(width), int(height))
+        self.max_frame_gap = float(max_frame_gap)
+        self.output = output
+        self._previous: _Previous | None = None
+        self._pending_reset: str | None = 'first frame'
+        self._frame_index = 0
+
+    @property
+    def model_id(self) -> str:
+        return self.metadata.get('model_id', 'in-memory')
+
+    def reset(self, reason: str = 'requested') -> None:
+        """Forget the previous frame: the next frame has depth but no motion, flow or mask."""
+        self._previous = None
+        self._pending_reset = reason
+
+    def process(self, image: np.ndarray, intrinsics: np.ndarray, timestamp: float,
+                compute_motion: bool = True) -> EstimatorOutput:
+        """Estimate depth for `image` and, if a previous frame is kept, motion and flow.
+
+        image: uint8 (H, W, 3) RGB or (H, W) gray, any size.
+        intrinsics: (3, 3) pixels, for `image`'s resolution. timestamp: seconds.
+        compute_motion: False skips the motion network (depth only); the frame is still kept
+          as the previous frame for the next call.
+        """
+        start = time.perf_counter()
+        image, intrinsics, timestamp = _validate(image, intrinsics, timestamp)
+        size = image.shape[:2]
+        reason = self._check_continuity(size, intrinsics, timestamp)
+        if reason is not None:
+            self.reset(reason)
+        reset_reason, self._pending_reset = self._pending_reset, None
+
+        width, height = self.input_size
+        net_k = _scale_intrinsics(intrinsics, size, (height, width))
+        tensor = self._to_tensor(image)
+        timings = {'preprocess': _ms(start)}
+
+        with torch.inference_mode():
+            tick = time.perf_counter()
+            with self._autocast():
+                disp = self.model.depth_net(tensor)['disp'][0]
+            _, depth = disp_to_depth(disp.float(), self.model.config.min_depth,
+                                     self.model.config.max_depth)
+            timings['depth'] = _ms(tick)
+            out = EstimatorOutput(timestamp=timestamp, frame_index=self._frame_index,
+                                  depth=depth, intrinsics=net_k, reset_reason=reset_reason)
+            tick = time.perf_counter()
+            if compute_motion and self._previous is not None:
+                self._estimate_motion(out, tensor, self._previous.image, depth, net_k)
+            timings['motion'] = _ms(tick)
+        tick = time.perf_counter()
+        self._finish(out, size, intrinsics)
+        timings['postprocess'] = _ms(tick)
+        timings['total'] = _ms(start)
+        out.timings = timings
+        self._previous = _Previous(tensor, timestamp, size, intrinsics)
+        self._frame_index += 1
+        return out
+
+    # -- steps -------------------------------------------------------------------------------
+
+    def _check_continuity(self, size: tuple[int, int], intrinsics: np.ndarray,
+                          timestamp: float) -> str | None:
+        prev = self._previous
+        if prev is None:
+            return None
+        if timestamp < prev.timestamp:
+            return f'time went backwards ({timestamp:.3f} s after {prev.timestamp:.3f} s)'
+        if timestamp == prev.timestamp:
+            return f'time did not advance (two frames stamped {timestamp:.3f} s)'
+        if timestamp - prev.timestamp > self.max_frame_gap:
+            return (f'time gap {timestamp - prev.timestamp:.3f} s > max_frame_gap '
+                    f'{self.max_frame_gap:.3f} s')
+        if size != prev.size:
+            return f'image size changed from {prev.size[1]}x{prev.size[0]} to {size[1]}x{size[0]}'
+        if not np.allclose(intrinsics, prev.intrinsics, rtol=1e-6, atol=1e-9):
+            return 'intrinsics changed'
+        return None
+
+    def _to_tensor(self, image: np.ndarray) -> torch.Tensor:
+        width, height = self.input_size
+        if image.shape[1] != width or image.shape[0] != height:
+            shrinking = image.shape[1] > width and image.shape[0] > height
+            image = cv2.resize(image, (width, height),
+                               interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+        if image.ndim == 2:
+            image = np.repeat(image[:, :, None], 3, axis=2)
+        tensor = torch.from_numpy(np.ascontiguousarray(image)).to(self.device)
+        # (H, W, 3) uint8 -> (1, 3, H, W) float in [0, 1]
+        return tensor.permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
+
+    def _estimate_motion(self, out: EstimatorOutput, current: torch.Tensor,
+                         previous: torch.Tensor, depth: torch.Tensor, net_k: np.ndarray) -> None:
+        k = torch.as_tensor(net_k, dtype=torch.float32, device=self.device).unsqueeze(0)
+        with self._autocast():
+            motion = self.model.motion_net(current, previous, depth, k)
+        transform = motion['T'].float()                        # (1, 4, 4) T_prev_cur
+        object_motion = motion['object_motion'].float()        # (1, 3, h, w) T_obj, prev frame
+        flow, valid = geometry.optical_flow(depth, k, transform, object_motion)
+        flow = torch.where(valid, flow, torch.full_like(flow, float('nan')))
+        out.motion = transform[0].double().cpu().numpy()
+        out.flow = flow[0].permute(1, 2, 0).cpu().numpy()
+        out.motion_mask = geometry.motion_mask(object_motion)[0, 0].cpu().numpy()
+        current_frame = geometry.object_motion_to_current_frame(object_motion, transform)
+        out.object_motion = current_frame[0].permute(1, 2, 0).cpu().numpy()
+
+    def _finish(self, out: EstimatorOutput, size: tuple[int, int],
+                intrinsics: np.ndarray) -> None:
+        """Move outputs to numpy and, for output='input', back to the input resolution."""
+        depth = out.depth[0, 0].float().cpu().numpy()
+        depth[~np.isfinite(depth) | (depth <= 0)] = np.nan
+        height, width = depth.shape
+        if self.output == 'network' or size == (height, width):
+            out.depth = depth.astype(np.float32, copy=False)
+            return
+        dsize = (size[1], size[0])
+        # Resize disparity, not depth, as the standard evaluation does (keeps edges sharp).
+        disparity = cv2.resize(1.0 / depth, dsize, interpolation=cv2.INTER_LINEAR)
+        out.depth = (1.0 / disparity).astype(np.float32)
+        out.intrinsics = intrinsics.copy()
+        if out.flow is not None:
+            valid = cv2.resize(np.isfinite(out.flow[..., 0]).astype(np.uint8), dsize,
+                               interpolation=cv2.INTER_NEAREST).astype(bool)
+            flow = cv2.resize(np.nan_to_num(out.flow), dsize, interpolation=cv2.INTER_LINEAR)
+            flow[..., 0] *= size[1] / width
+            flow[..., 1] *= size[0] / height
+            flow[~valid] = np.nan
+            out.flow = flow.astype(np.float32, copy=False)
+            out.motion_mask = cv2.resize(out.motion_mask.astype(np.uint8), dsize,
+                                         interpolation=cv2.INTER_NEAREST).astype(bool)
+            out.object_motion = cv2.resize(out.object_motion, dsize,
+                                           interpolation=cv2.INTER_LINEAR).astype(np.float32)
+
+    def _autocast(self):
+        if self.precision == 'fp32':
+            return torch.autocast(device_type=self.device.type, enabled=False)
+        return torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)
+
+
+def _validate(image: np.ndarray, intrinsics: np.ndarray, timestamp: float
+              ) -> tuple[np.ndarray, np.ndarray, float]:
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f'image must be a numpy array, got {type(image).__name__}')
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.dtype != np.uint8 or not (image.ndim == 2 or (image.ndim == 3
+                                                            and image.shape[2] == 3)):
+        raise ValueError(f'image must be uint8 (H, W, 3) RGB or (H, W) gray, got '
+                         f'{image.dtype} {image.shape}')
+    if image.shape[0] < 8 or image.shape[1] < 8:
+        raise ValueError(f'image is too small: {image.shape[1]}x{image.shape[0]} '
+                         f'(at least 8x8 pixels)')
+    k = np.asarray(intrinsics, dtype=np.float64)
+    if k.shape != (3, 3) or not np.all(np.isfinite(k)) or k[0, 0] <= 0 or k[1, 1] <= 0:
+        raise ValueError('intrinsics must be a finite 3x3 matrix with fx, fy > 0')
+    timestamp = float(timestamp)
+    if not math.isfinite(timestamp):
+        raise ValueError(f'timestamp must be finite, got {timestamp}')
+    return image, k, timestamp
+
+
+def _scale_intrinsics(k: np.ndarray, from_hw: tuple[int, int], to_hw: tuple[int, int]
+                      ) -> np.ndarray:
+    tensor = torch.as_tensor(k, dtype=torch.float64).unsqueeze(0)
+    return geometry.scale_intrinsics(tensor, from_hw, to_hw)[0].numpy()
+
+
+def _ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000.0

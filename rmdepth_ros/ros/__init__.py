@@ -1,0 +1,1 @@
+"""ROS 2 boundary of rmdepth_ros: message conversions, the node and its helpers."""
