@@ -121,7 +121,7 @@ def test_cpu_inference_is_deterministic(tiny_weights: Path) -> None:
         est = Estimator(tiny_weights, device='cpu')
         outs = [est.process(_image(40, 120, i), _k(120, 40), 0.1 * i) for i in range(3)]
         runs.append(outs)
-    for a, b in zip(*runs):
+    for a, b in zip(*runs, strict=False):
         assert np.array_equal(a.depth, b.depth)
     assert np.array_equal(runs[0][2].flow, runs[1][2].flow, equal_nan=True)
     assert np.array_equal(runs[0][2].motion, runs[1][2].motion)

@@ -9,8 +9,7 @@ import torch
 
 from rmdepth_ros.model.config import TINY, RMDepthConfig
 from rmdepth_ros.model.rmdepth import RMDepth
-from rmdepth_ros.model.weights import (WeightsError, load_weights, main, read_metadata,
-                                       save_weights)
+from rmdepth_ros.model.weights import WeightsError, load_weights, main, read_metadata, save_weights
 
 
 def _error(path) -> str:

@@ -6,7 +6,7 @@ Topics (absolute names, so a bag plays the same under any namespace of the playe
 |---|---|---|
 | `/camera/image_raw` | `sensor_msgs/Image` | rgb8 (or mono8 for gray frames) |
 | `/camera/camera_info` | `sensor_msgs/CameraInfo` | K, P = [K 0], no distortion, same header |
-| `/ground_truth/depth` | `sensor_msgs/Image` 32FC1 | metres along optical z; +inf = sky (REP 118: too far) |
+| `/ground_truth/depth` | `sensor_msgs/Image` 32FC1 | metres, optical z; +inf = sky (REP 118) |
 | `/ground_truth/flow` | `sensor_msgs/Image` 32FC2 | pixels, (u, v), NaN where not valid |
 | `/ground_truth/motion_mask` | `sensor_msgs/Image` mono8 | 255 = moving object, 0 = static |
 | `/ground_truth/odom` | `nav_msgs/Odometry` | `base_frame` in `odom_frame` (see bag_writer) |
@@ -21,8 +21,14 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability
-from rosbags.interfaces import QosTime
+from rosbags.interfaces import (
+    Qos,
+    QosDurability,
+    QosHistory,
+    QosLiveliness,
+    QosReliability,
+    QosTime,
+)
 from rosbags.typesys import Stores, get_typestore
 from rosbags.typesys.store import Typestore
 

@@ -29,9 +29,23 @@ import numpy as np
 from rosbags.rosbag2 import StoragePlugin, Writer
 
 from rmdepth_ros.data.bag_layout import (
-    CAMERA_INFO_TOPIC, CAMERA_INFO_TYPE, DEPTH_TOPIC, FLOW_TOPIC, IMAGE_TOPIC, IMAGE_TYPE,
-    MASK_TOPIC, ODOM_TOPIC, ODOM_TYPE, QOS_LATCHED, QOS_STREAM, TF_STATIC_TOPIC, TF_TYPE,
-    camera_mount, rotation_to_quaternion, seconds_to_ns, typestore,
+    CAMERA_INFO_TOPIC,
+    CAMERA_INFO_TYPE,
+    DEPTH_TOPIC,
+    FLOW_TOPIC,
+    IMAGE_TOPIC,
+    IMAGE_TYPE,
+    MASK_TOPIC,
+    ODOM_TOPIC,
+    ODOM_TYPE,
+    QOS_LATCHED,
+    QOS_STREAM,
+    TF_STATIC_TOPIC,
+    TF_TYPE,
+    camera_mount,
+    rotation_to_quaternion,
+    seconds_to_ns,
+    typestore,
 )
 from rmdepth_ros.data.sequence import DataError, Frame
 
@@ -171,18 +185,15 @@ def _camera_info(header: object, intrinsics: np.ndarray, width: int, height: int
         p=np.hstack([k, np.zeros((3, 1))]).ravel(), binning_x=0, binning_y=0, roi=roi)
 
 
-def _tf_message(header: object, base_frame: str, mount: np.ndarray) -> object:
+def _tf_message(camera_header: object, base_frame: str, mount: np.ndarray) -> object:
+    """TFMessage with T_base_camera; child = the camera header's frame_id."""
     types = typestore().types
-    header = types['std_msgs/msg/Header'](stamp=header.stamp, frame_id=base_frame)
+    header = types['std_msgs/msg/Header'](stamp=camera_header.stamp, frame_id=base_frame)
     transform = types['geometry_msgs/msg/Transform'](
         translation=_vector3(mount[:3, 3]), rotation=_quaternion(mount[:3, :3]))
     stamped = types['geometry_msgs/msg/TransformStamped'](
-        header=header, child_frame_id=_header_frame(header, mount), transform=transform)
+        header=header, child_frame_id=camera_header.frame_id, transform=transform)
     return types[TF_TYPE](transforms=[stamped])
-
-
-def _header_frame(header: object, mount: np.ndarray) -> str:
-    return _tf_message.child  # set by write_bag through _frame_ids (see below)
 
 
 def _odometry(header: object, child_frame: str, odom_base: np.ndarray,

@@ -72,7 +72,7 @@ class RMDepthConfig:
                 for k, v in dataclasses.asdict(self).items()}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> 'RMDepthConfig':
+    def from_dict(cls, data: dict[str, Any]) -> RMDepthConfig:
         """Inverse of `to_dict`; unknown keys are an error, missing keys take defaults."""
         known = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - set(known))
@@ -81,7 +81,7 @@ class RMDepthConfig:
         kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
         return cls(**kwargs)
 
-    def replace(self, **changes: Any) -> 'RMDepthConfig':
+    def replace(self, **changes: Any) -> RMDepthConfig:
         return dataclasses.replace(self, **changes)
 
 

@@ -1,4 +1,4 @@
-"""RMDepth: the depth network and the motion network under one module, as stored in weights files."""
+"""RMDepth: the depth and motion networks under one module, as stored in weights files."""
 
 from __future__ import annotations
 

@@ -32,7 +32,8 @@ from rmdepth_ros.model.config import RMDepthConfig
 
 FORMAT = 'rmdepth_ros.weights'
 FORMAT_VERSION = '1'
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / 'weights' / 'rmdepth_default.safetensors'
+DEFAULT_WEIGHTS = (Path(__file__).resolve().parent.parent / 'weights'
+                   / 'rmdepth_default.safetensors')
 _REQUIRED = ('format', 'format_version', 'config', 'input_size', 'content_sha256')
 
 

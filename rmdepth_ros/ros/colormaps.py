@@ -56,12 +56,11 @@ def colorize_depth(depth: np.ndarray, min_depth: float | None = None,
         inv_near = hi if inv_near is None else inv_near
     span = inv_near - inv_far
     scale = 255.0 / span if span > 0 else 0.0
-    # cv2.convertScaleAbs would fold negatives; clip explicitly, NaN handled by the mask below
-    level = np.clip((inverse - inv_far) * scale, 0.0, 255.0)
-    level = np.nan_to_num(level, copy=False).astype(np.uint8)
+    # clip first so that the affine map stays in [0, 255] (convertScaleAbs takes |x|)
+    np.clip(inverse, min(inv_far, inv_near), max(inv_far, inv_near), out=inverse)
+    level = cv2.convertScaleAbs(inverse, alpha=scale, beta=-inv_far * scale)
     colour = cv2.applyColorMap(level, cv2.COLORMAP_TURBO)
-    colour[~valid] = 0
-    return colour
+    return cv2.bitwise_and(colour, colour, mask=valid.view(np.uint8))
 
 
 def _colour_wheel() -> np.ndarray:
@@ -83,17 +82,29 @@ def _colour_wheel() -> np.ndarray:
     return np.array(rows, dtype=np.float32)
 
 
-def _wheel_lut(bins: int = 1024) -> np.ndarray:
-    """(bins, 3) float32 RGB: the colour wheel interpolated circularly over angle [0, 2 pi)."""
+# Flow colours come from one lookup table indexed by (direction bin, saturation level), so a
+# frame costs one gather instead of per-pixel float blending.
+_ANGLE_BINS = 256
+_LEVELS = 128  # saturation levels 0 (white) .. _LEVELS (pure hue); _LEVELS + 1: beyond max_flow
+
+
+def _flow_lut() -> np.ndarray:
+    """(_ANGLE_BINS * (_LEVELS + 2) + 1,) uint32: packed B, G, R, 0 bytes; last entry black."""
     wheel = _colour_wheel()
-    position = np.arange(bins) * (len(wheel) / bins)
+    position = (np.arange(_ANGLE_BINS) + 0.5) * (len(wheel) / _ANGLE_BINS)
     k0 = np.floor(position).astype(int)
     frac = (position - k0)[:, None]
-    return ((1 - frac) * wheel[k0] + frac * wheel[(k0 + 1) % len(wheel)]).astype(np.float32)
+    hue = (1 - frac) * wheel[k0] + frac * wheel[(k0 + 1) % len(wheel)]  # (A, 3) RGB, circular
+    saturation = (np.arange(_LEVELS + 1) / _LEVELS)[None, :, None]
+    inside = 255.0 - saturation * (255.0 - hue[:, None, :])  # (A, L + 1, 3) white -> hue
+    beyond = 0.75 * hue[:, None, :]  # Middlebury darkens out-of-range flow
+    rgb = np.concatenate([inside, beyond], axis=1).reshape(-1, 3)
+    bgr0 = np.zeros((rgb.shape[0] + 1, 4), dtype=np.uint8)
+    bgr0[:-1, :3] = np.round(rgb[:, ::-1])
+    return bgr0.view(np.uint32).reshape(-1)
 
 
-_WHEEL_BINS = 1024
-_WHEEL_BGR = _wheel_lut(_WHEEL_BINS)[:, ::-1].copy()
+_FLOW_LUT = _flow_lut()
 
 
 def colorize_flow(flow: np.ndarray, max_flow: float | None = None) -> np.ndarray:
@@ -101,7 +112,8 @@ def colorize_flow(flow: np.ndarray, max_flow: float | None = None) -> np.ndarray
 
     Hue is the direction of (u, v) in image coordinates (right = red, down = yellow-orange,
     left = cyan, up = blue-violet), saturation the magnitude relative to ``max_flow``; larger
-    flow is drawn at full saturation, darkened by a quarter; NaN is black.
+    flow is drawn at full saturation, darkened by a quarter; NaN is black. Direction is
+    quantised to 256 bins and saturation to 128 levels.
 
     Args:
         flow: (H, W, 2) pixels, channel 0 = u, channel 1 = v (ROS contract).
@@ -114,25 +126,25 @@ def colorize_flow(flow: np.ndarray, max_flow: float | None = None) -> np.ndarray
     flow = np.asarray(flow, dtype=np.float32)
     if flow.ndim != 3 or flow.shape[2] != 2:
         raise ConversionError(f'flow must be (H, W, 2), got {flow.shape}')
-    u = np.ascontiguousarray(flow[:, :, 0])
-    v = np.ascontiguousarray(flow[:, :, 1])
-    valid = np.isfinite(u) & np.isfinite(v)
-    u[~valid] = 0.0
-    v[~valid] = 0.0
-    magnitude, angle = cv2.cartToPolar(u, v)  # angle in [0, 2 pi) radians
+    u, v = cv2.split(flow)
+    invalid = ~(np.isfinite(u) & np.isfinite(v))
+    u[invalid] = 0.0
+    v[invalid] = 0.0
+    magnitude, angle = cv2.cartToPolar(u, v)  # pixels, radians in [0, 2 pi)
     if max_flow is None:
-        robust = _robust_range(magnitude[valid], 0.0, 99.0)
+        robust = _robust_range(magnitude[~invalid], 0.0, 99.0)
         max_flow = max(robust[1] if robust is not None else 1.0, 1.0)
     elif not max_flow > 0:
         raise ConversionError(f'max_flow must be positive, got {max_flow}')
-    index = (angle * (_WHEEL_BINS / (2 * np.pi))).astype(np.int32)
-    np.minimum(index, _WHEEL_BINS - 1, out=index)
-    hue = _WHEEL_BGR[index]  # (H, W, 3)
-    radius = (magnitude / np.float32(max_flow))[:, :, None]
-    # inside the range blend from white to the hue; outside keep the hue, darkened
-    colour = np.where(radius <= 1.0, 255.0 - radius * (255.0 - hue), 0.75 * hue)
-    colour[~valid] = 0.0
-    return colour.astype(np.uint8)
+    direction = (angle * np.float32(_ANGLE_BINS / (2 * np.pi))).astype(np.int32)
+    np.minimum(direction, _ANGLE_BINS - 1, out=direction)
+    level = magnitude * np.float32(_LEVELS / max_flow) + np.float32(0.5)
+    np.minimum(level, _LEVELS + 1, out=level)
+    index = direction * (_LEVELS + 2) + level.astype(np.int32)
+    index[invalid] = len(_FLOW_LUT) - 1
+    packed = _FLOW_LUT.take(index)  # (H, W) uint32 = B, G, R, 0 in memory
+    return cv2.cvtColor(packed.view(np.uint8).reshape(flow.shape[:2] + (4,)),
+                        cv2.COLOR_BGRA2BGR)
 
 
 def overlay_mask(image_rgb: np.ndarray, mask: np.ndarray,
@@ -162,6 +174,7 @@ def overlay_mask(image_rgb: np.ndarray, mask: np.ndarray,
     if moving.shape != bgr.shape[:2]:
         moving = cv2.resize(moving.view(np.uint8), (bgr.shape[1], bgr.shape[0]),
                             interpolation=cv2.INTER_NEAREST).astype(bool)
-    tint = np.array(color[::-1], dtype=np.float32)
-    bgr[moving] = ((1.0 - alpha) * bgr[moving] + alpha * tint).astype(np.uint8)
-    return bgr
+    tint = np.empty_like(bgr)
+    tint[:] = color[::-1]
+    blended = cv2.addWeighted(bgr, 1.0 - alpha, tint, alpha, 0.0)
+    return cv2.copyTo(blended, moving.view(np.uint8), bgr)
