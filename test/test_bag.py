@@ -10,13 +10,12 @@ from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 
 from rmdepth_ros.data.bag_layout import (
     R_BODY_OPTICAL,
-    quaternion_to_rotation,
-    rotation_to_quaternion,
     seconds_to_ns,
     typestore,
 )
 from rmdepth_ros.data.bag_reader import BagSequence
 from rmdepth_ros.data.bag_writer import write_bag
+from rmdepth_ros.data.rotations import quaternion_to_rotation, rotation_to_quaternion
 from rmdepth_ros.data.sequence import DataError, Frame
 
 K = np.array([[50.0, 0.0, 15.5], [0.0, 52.0, 9.5], [0.0, 0.0, 1.0]])

@@ -138,3 +138,16 @@ def test_default_parameter_count() -> None:
                   for c, extra in ((128, 0), (64, 3), (32, 3)))
     net = MotionNet(RMDepthConfig())
     assert sum(p.numel() for p in net.parameters()) == encoder + pose + objects == 1_963_090
+
+
+def test_geometry_stays_float32_under_autocast() -> None:
+    net = MotionNet(TINY)
+    args = inputs()
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out = net(*args)
+    R = out['T'][:, :3, :3]
+    assert out['T'].dtype == torch.float32
+    assert torch.allclose(R @ R.transpose(1, 2), torch.eye(3).expand(2, 3, 3), atol=1e-6)
+    reference = net(*args)['object_motion']
+    tolerance = 0.05 * reference.abs().max().item()
+    assert torch.allclose(out['object_motion'].float(), reference, atol=tolerance)

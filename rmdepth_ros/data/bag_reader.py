@@ -28,11 +28,10 @@ from rmdepth_ros.data.bag_layout import (
     TF_TYPE,
     header_stamp_ns,
     ns_to_seconds,
-    quaternion_to_rotation,
-    transform_matrix,
     typestore,
 )
 from rmdepth_ros.data.bag_topics import BagTopics, resolve_topics
+from rmdepth_ros.data.rotations import quaternion_to_rotation, transform_matrix
 from rmdepth_ros.data.sequence import DataError, Frame, Sequence
 from rmdepth_ros.ros.camera_info import camera_info_to_intrinsics
 from rmdepth_ros.ros.image_conversions import compressed_to_rgb8, image_to_array, image_to_rgb8

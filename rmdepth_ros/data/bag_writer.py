@@ -43,10 +43,10 @@ from rmdepth_ros.data.bag_layout import (
     TF_STATIC_TOPIC,
     TF_TYPE,
     camera_mount,
-    rotation_to_quaternion,
     seconds_to_ns,
     typestore,
 )
+from rmdepth_ros.data.rotations import rotation_to_quaternion
 from rmdepth_ros.data.sequence import DataError, Frame
 
 _STORAGES = {'mcap': StoragePlugin.MCAP, 'sqlite3': StoragePlugin.SQLITE3}

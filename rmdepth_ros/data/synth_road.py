@@ -115,8 +115,8 @@ class Road:
         best_d = np.full(qx.shape, np.inf, dtype=np.float32)
         best_s = np.zeros(qx.shape, dtype=np.float32)
         first = max(int(np.searchsorted(self.start, s_range[0], side='right')) - 1, 0)
-        last = int(np.searchsorted(self.start, s_range[1], side='right'))
-        for i in range(first, min(last, len(self.start))):
+        last = min(int(np.searchsorted(self.start, s_range[1], side='right')), len(self.start))
+        for i in range(first, last):
             kappa, psi0 = self.kappa[i], self.psi0[i]
             if kappa == 0.0:
                 px, pz = np.float32(self.x0[i] - ox), np.float32(self.z0[i] - oz)
@@ -128,21 +128,13 @@ class Road:
                 cx = np.float32(self.x0[i] + math.cos(psi0) / kappa - ox)
                 cz = np.float32(self.z0[i] - math.sin(psi0) / kappa - oz)
                 vx, vz = qx - cx, qz - cz
-                if kappa > 0:
-                    psi = np.arctan2(vz, -vx)
-                else:
-                    psi = np.arctan2(-vz, vx)
+                psi = np.arctan2(vz, -vx) if kappa > 0 else np.arctan2(-vz, vx)
                 dpsi = psi - np.float32(psi0)
                 dpsi -= np.float32(2 * math.pi) * np.round(dpsi * np.float32(0.5 / math.pi))
                 sigma = dpsi * np.float32(1.0 / kappa)
                 d = (1.0 - np.float32(abs(kappa)) * np.hypot(vx, vz)) * np.float32(1.0 / kappa)
-            better = (sigma >= -0.01) & (sigma <= self.length[i] + 0.01) & (np.abs(d) < best_d)
-            np.copyto(best_d, np.abs(d), where=better)
+            better = (sigma >= -0.01) & (sigma <= self.length[i] + 0.01)
+            better &= np.abs(d) < np.abs(best_d)
+            np.copyto(best_d, d, where=better)
             np.copyto(best_s, sigma + np.float32(self.start[i] - os_), where=better)
-            if i == first:
-                signed = np.where(better, d, np.inf).astype(np.float32)
-            else:
-                np.copyto(signed, d, where=better)
-        if last <= first:
-            signed = best_d
-        return best_s, signed
+        return best_s, best_d

@@ -10,6 +10,7 @@ T_obj are in docs/conventions.md.
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 import torch.nn.functional as F
 
@@ -27,6 +28,16 @@ _LEVELS = (3, 2, 1)
 def _upsample(field: Tensor, size: tuple[int, int]) -> Tensor:
     """Bilinear resize of a translation field (metres: the values need no rescaling)."""
     return F.interpolate(field, size=size, mode='bilinear', align_corners=False)
+
+
+def _full_precision(like: Tensor) -> torch.autocast:
+    """A region where autocast (if active) is off, on the device of `like`."""
+    return torch.autocast(device_type=like.device.type, enabled=False)
+
+
+def _fp32(x: Tensor) -> Tensor:
+    """Half-precision tensors to float32; float32 and float64 unchanged."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
 
 class MotionNet(nn.Module):
@@ -67,7 +78,11 @@ class MotionNet(nn.Module):
         self._check_inputs(target, source, depth_t, K)
         features = self.encoder(target, source, num_levels=3)
         axisangle, translation = self.pose_decoder(features[2])
-        T = pose_vec_to_mat(axisangle, translation)
+        # Geometry in float32 even under autocast: Rodrigues in half precision is visibly not
+        # orthonormal, and pixel coordinates of a 640-wide image have 0.5 px steps in float16.
+        axisangle, translation = _fp32(axisangle), _fp32(translation)
+        with _full_precision(target):
+            T = pose_vec_to_mat(axisangle, translation)
 
         height, width = target.shape[-2:]
         if self.object_decoders is None or object_motion_scale == 0:
@@ -99,11 +114,12 @@ class MotionNet(nn.Module):
         previous = None
         levels = []
         for level, decoder in zip(_LEVELS, decoders, strict=True):
-            warped, _ = warp(source, depth, K, T, field)
+            with _full_precision(target):
+                warped, _ = warp(_fp32(source), _fp32(depth), _fp32(K), T, field)
             feature = self.encoder(target, warped, num_levels=level)[-1]
             previous = self._decode(decoder, feature, previous)
             levels.append(previous * scale)
-            field = _upsample(levels[-1], size).detach()
+            field = _fp32(_upsample(levels[-1], size).detach())
         return tuple(levels)
 
     def _refine_without_rewarp(self, decoders: nn.ModuleList, features: list[Tensor],

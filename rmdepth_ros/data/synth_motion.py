@@ -1,0 +1,115 @@
+"""Motion in the synthetic world: the camera trajectory and the speeds of the traffic lanes.
+
+All poses are 4x4 float64 in the road-world frame of `synth_road` (y down, ground at
+y = camera_height). Rotations use the optical-frame axes: yaw about y (down), pitch about x
+(right), roll about z (forward).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from rmdepth_ros.data.synth_config import SynthConfig
+from rmdepth_ros.data.synth_road import CrossSection, Road
+
+SUBSTEPS = 8  # integration steps per frame for the camera's arc length
+KNOT_DT = 3.0  # seconds between random speed targets
+
+
+def rot_y(psi: np.ndarray) -> np.ndarray:
+    """Rotations about the y (down) axis, (..., 3, 3); positive psi turns +z towards +x."""
+    c, s = np.cos(psi), np.sin(psi)
+    o, z = np.ones_like(c), np.zeros_like(c)
+    return np.stack([np.stack([c, z, s], -1), np.stack([z, o, z], -1),
+                     np.stack([-s, z, c], -1)], -2)
+
+
+def _rot_x(a: float) -> np.ndarray:
+    c, s = math.cos(a), math.sin(a)
+    return np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
+
+
+def _rot_z(a: float) -> np.ndarray:
+    c, s = math.cos(a), math.sin(a)
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+class LaneSpeed:
+    """Speeds of traffic lanes, v(t) = mean + amp sin(omega t + phase), with closed-form travel.
+
+    Arrays are indexed by lane; every object in a lane moves with the lane so that objects in
+    one lane never run into each other.
+    """
+
+    def __init__(self, mean: np.ndarray, amp: np.ndarray, omega: np.ndarray,
+                 phase: np.ndarray) -> None:
+        self.mean, self.amp, self.omega, self.phase = mean, amp, omega, phase
+
+    def travel(self, lane: np.ndarray, t: float) -> np.ndarray:
+        """Distance travelled by lane `lane` (int array) from time 0 to time t (s), metres."""
+        m, a, w, p = self.mean[lane], self.amp[lane], self.omega[lane], self.phase[lane]
+        return m * t + a / w * (np.cos(p) - np.cos(w * t + p))
+
+
+class CameraPath:
+    """Camera pose for every frame: drives along the inner right lane with speed changes.
+
+    The lateral sway within the lane and the yaw that follows it are consistent (the car points
+    along its path); pitch follows acceleration plus a slow oscillation, roll the lateral
+    acceleration plus a slow oscillation; a small vertical bounce mimics the suspension.
+    """
+
+    def __init__(self, config: SynthConfig, road_rng: np.random.Generator,
+                 rng: np.random.Generator, section: CrossSection) -> None:
+        n, fps = config.frames, config.fps
+        duration = (n - 1) / fps
+        knots = int(math.ceil(duration / KNOT_DT)) + 2
+        v = np.empty(knots)
+        v[0] = rng.uniform(config.min_speed, config.max_speed)
+        for k in range(1, knots):
+            step = rng.uniform(-1.0, 1.0) * config.max_accel * KNOT_DT * 0.6
+            v[k] = np.clip(v[k - 1] + step, config.min_speed, config.max_speed)
+        t = np.arange((n - 1) * SUBSTEPS + 1) / (fps * SUBSTEPS)
+        k = np.minimum((t / KNOT_DT).astype(int), knots - 2)
+        u = t / KNOT_DT - k
+        blend = 0.5 - 0.5 * np.cos(math.pi * u)
+        speed = v[k] + (v[k + 1] - v[k]) * blend
+        accel = (v[k + 1] - v[k]) * 0.5 * math.pi * np.sin(math.pi * u) / KNOT_DT
+        s = np.concatenate([[0.0], np.cumsum(0.5 * (speed[1:] + speed[:-1]) * np.diff(t))])
+        self.s = s[::SUBSTEPS]  # (n,) arc length of the camera, metres
+        self.speed = speed[::SUBSTEPS]  # (n,) m/s
+        self.accel = accel[::SUBSTEPS]  # (n,) m/s^2
+        self.times = t[::SUBSTEPS]
+        self.road = Road(road_rng, float(self.s[-1]) + 400.0, config.curviness)
+        self.height = config.camera_height
+        self.lane_d = section.lane_centre(0)
+        self.sway = (rng.uniform(0.1, 0.35), 2 * math.pi / rng.uniform(60.0, 160.0),
+                     rng.uniform(0, 2 * math.pi))
+        amp = math.radians(config.pitch_roll_deg)
+        self.osc = [(amp * rng.uniform(0.3, 1.0), rng.uniform(0.2, 1.2), rng.uniform(0, 6.3))
+                    for _ in range(4)]
+        self.bounce = (rng.uniform(0.005, 0.02), rng.uniform(1.0, 2.5), rng.uniform(0, 6.3))
+
+    def lateral(self, s: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+        """Lateral offset d(s) (metres) and the matching yaw offset (radians)."""
+        a, k, p = self.sway
+        d = self.lane_d + a * np.sin(k * np.asarray(s) + p)
+        return d, np.arctan(a * k * np.cos(k * np.asarray(s) + p))
+
+    def pose(self, i: int) -> np.ndarray:
+        """(4, 4) float64 camera-to-road-world pose of frame i (optical frame)."""
+        s, t = self.s[i], self.times[i]
+        x, z, psi = (float(v[0]) for v in self.road.frame_at(np.array([s])))
+        d, yaw = (float(v) for v in self.lateral(s))
+        kappa = float(self.road.kappa[np.searchsorted(self.road.start, s, side='right') - 1])
+        (a1, w1, p1), (a2, w2, p2), (a3, w3, p3), (a4, w4, p4) = self.osc
+        pitch = a1 * math.sin(w1 * t + p1) + a2 * math.sin(w2 * t + p2) + 0.006 * self.accel[i]
+        roll = (a3 * math.sin(w3 * t + p3) + a4 * math.sin(w4 * t + p4)
+                - 0.003 * self.speed[i] ** 2 * kappa)
+        ab, wb, pb = self.bounce
+        pose = np.eye(4)
+        pose[:3, :3] = rot_y(np.array(psi + yaw)) @ _rot_x(pitch) @ _rot_z(roll)
+        pose[:3, 3] = (x + d * math.cos(psi), -ab * math.sin(wb * t + pb), z - d * math.sin(psi))
+        return pose
