@@ -11,6 +11,7 @@ from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rmdepth_ros.data.bag_layout import (
     R_BODY_OPTICAL,
     seconds_to_ns,
+    static_transform,
     typestore,
 )
 from rmdepth_ros.data.bag_reader import BagSequence
@@ -236,6 +237,27 @@ def test_camera_info_pairing_uses_latest_earlier_stamp(tmp_path: Path) -> None:
     assert fx == [50.0, 50.0, 100.0]  # before any info: the first one
 
 
+def test_ground_truth_pairs_by_header_stamp_not_receive_time(tmp_path: Path) -> None:
+    rng = np.random.default_rng(9)
+    depths = [rng.uniform(1, 9, (H, W)).astype(np.float32) for _ in range(2)]
+    image = np.zeros((H, W, 3), np.uint8)
+    depth_msgs = [_raw_image(stamp, d, '32FC1') for stamp, d in zip((100, 200), depths,
+                                                                        strict=True)]
+    path = _write_custom(tmp_path / 'bag', [  # depth arrives late: received after the next image
+        ('/c/camera_info', 'sensor_msgs/msg/CameraInfo', 1, _camera_info(1)),
+        ('/c/image_raw', 'sensor_msgs/msg/Image', 100, _raw_image(100, image, 'rgb8')),
+        ('/c/image_raw', 'sensor_msgs/msg/Image', 200, _raw_image(200, image, 'rgb8')),
+        ('/ground_truth/depth', 'sensor_msgs/msg/Image', 250, depth_msgs[0]),
+        ('/c/image_raw', 'sensor_msgs/msg/Image', 300, _raw_image(300, image, 'rgb8')),
+        ('/ground_truth/depth', 'sensor_msgs/msg/Image', 350, depth_msgs[1]),
+    ])
+    seq = BagSequence(path)
+    for frames in (list(seq), [seq[i] for i in range(3)]):
+        np.testing.assert_array_equal(frames[0].depth, depths[0])
+        np.testing.assert_array_equal(frames[1].depth, depths[1])
+        assert frames[2].depth is None
+
+
 def test_topic_detection_errors(tmp_path: Path) -> None:
     image = np.zeros((H, W, 3), np.uint8)
     messages = [
@@ -319,6 +341,35 @@ def test_odometry_without_mount_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="frame 'base_link'.*camera frame 'cam'"):
         BagSequence(path)
     assert BagSequence(path, odom_topic='')[0].pose is None
+    odom.child_frame_id = 'cam'  # odometry of the camera itself: no mount needed
+    path = _write_custom(tmp_path / 'bag2', [
+        ('/c/camera_info', 'sensor_msgs/msg/CameraInfo', 1, _camera_info(1)),
+        ('/c/image_raw', 'sensor_msgs/msg/Image', 1, _raw_image(1, image, 'rgb8')),
+        ('/ground_truth/odom', 'nav_msgs/msg/Odometry', 1, odom),
+    ])
+    np.testing.assert_allclose(BagSequence(path)[0].pose[:3, 3], [1.0, 2.0, 3.0])
+
+
+def test_static_transform_chain() -> None:
+    types = typestore().types
+
+    def stamped(parent: str, child: str, xyz: list[float], quat: list[float]) -> object:
+        return types['geometry_msgs/msg/TransformStamped'](
+            header=_header(0, parent), child_frame_id=child,
+            transform=types['geometry_msgs/msg/Transform'](
+                translation=types['geometry_msgs/msg/Vector3'](x=xyz[0], y=xyz[1], z=xyz[2]),
+                rotation=types['geometry_msgs/msg/Quaternion'](
+                    x=quat[0], y=quat[1], z=quat[2], w=quat[3])))
+
+    s = np.sqrt(0.5)
+    statics = [stamped('base_link', 'mount', [1.0, 0.0, 2.0], [0, 0, s, s]),  # yaw 90 deg
+               stamped('mount', 'cam', [0.5, 0.0, 0.0], [0, 0, 0, 1]),
+               stamped('base_link', 'wheel', [0.0, 1.0, 0.0], [0, 0, 0, 1])]
+    base_cam = static_transform(statics, 'base_link', 'cam')
+    np.testing.assert_allclose(base_cam[:3, 3], [1.0, 0.5, 2.0], atol=1e-12)
+    wheel_cam = static_transform(statics, '/wheel', 'cam')
+    np.testing.assert_allclose(wheel_cam[:3, 3], [1.0, -0.5, 2.0], atol=1e-12)
+    assert static_transform(statics, 'base_link', 'unknown_frame') is None
 
 
 def test_quaternion_helpers_round_trip() -> None:

@@ -1,1 +1,1 @@
-"""Data: the synthetic street world, ROS 2 bags, and readers for real datasets (numpy, no torch)."""
+"""Data: synthetic street world, ROS 2 bags, and readers for real datasets (numpy, no torch)."""

@@ -32,6 +32,8 @@ from rosbags.interfaces import (
 from rosbags.typesys import Stores, get_typestore
 from rosbags.typesys.store import Typestore
 
+from rmdepth_ros.data.rotations import quaternion_to_rotation, transform_matrix
+
 IMAGE_TOPIC = '/camera/image_raw'
 CAMERA_INFO_TOPIC = '/camera/camera_info'
 DEPTH_TOPIC = '/ground_truth/depth'
@@ -103,3 +105,28 @@ def camera_mount(camera_height: float | None) -> np.ndarray:
     transform[:3, :3] = R_BODY_OPTICAL
     transform[2, 3] = 0.0 if camera_height is None else float(camera_height)
     return transform
+
+
+def static_transform(statics: list, parent: str, child: str) -> np.ndarray | None:
+    """T_parent_child from /tf_static transforms (a tree), or None when not connected."""
+    edges = {}
+    for tf in statics:
+        q, v = tf.transform.rotation, tf.transform.translation
+        edges[tf.child_frame_id.lstrip('/')] = (
+            tf.header.frame_id.lstrip('/'),
+            transform_matrix(quaternion_to_rotation([q.x, q.y, q.z, q.w]), [v.x, v.y, v.z]))
+
+    def to_root(frame: str) -> tuple[str, np.ndarray]:
+        transform = np.eye(4)
+        for _ in range(len(edges) + 1):  # bounded: a cycle cannot loop forever
+            if frame not in edges:
+                break
+            frame, edge = edges[frame]
+            transform = edge @ transform
+        return frame, transform
+
+    root_p, root_parent = to_root(parent.lstrip('/'))
+    root_c, root_child = to_root(child.lstrip('/'))
+    if root_p != root_c:
+        return None
+    return np.linalg.inv(root_parent) @ root_child

@@ -28,9 +28,11 @@ from rmdepth_ros.data.bag_layout import (
     TF_TYPE,
     header_stamp_ns,
     ns_to_seconds,
+    static_transform,
     typestore,
 )
 from rmdepth_ros.data.bag_topics import BagTopics, resolve_topics
+from rmdepth_ros.data.intrinsics_file import as_intrinsics
 from rmdepth_ros.data.rotations import quaternion_to_rotation, transform_matrix
 from rmdepth_ros.data.sequence import DataError, Frame, Sequence
 from rmdepth_ros.ros.camera_info import camera_info_to_intrinsics
@@ -79,7 +81,8 @@ class BagSequence(Sequence):
             self.topics: BagTopics = resolve_topics(
                 str(self.path), self._reader.connections, image_topic, camera_info_topic,
                 depth=depth_topic, flow=flow_topic, mask=mask_topic, odom=odom_topic)
-            self._fallback = _fallback_k(fallback_intrinsics, self.path)
+            self._fallback = None if fallback_intrinsics is None else as_intrinsics(
+                fallback_intrinsics, f'{self.path}: fallback_intrinsics')
             self._index()
         except BaseException:
             self.close()
@@ -136,7 +139,7 @@ class BagSequence(Sequence):
         if not odoms:
             return [None] * len(self._stamps)
         child = next(iter(odoms.values())).child_frame_id
-        child_camera = _static_transform(statics, child, camera_frame)
+        child_camera = static_transform(statics, child, camera_frame)
         if child_camera is None:
             raise DataError(f"{self.path}: odometry on '{self.topics.odom}' is for frame "
                             f"'{child}', and /tf_static has no transform from it to the camera "
@@ -186,6 +189,8 @@ class BagSequence(Sequence):
 
     def _fetch(self, key: tuple[int, int, int]) -> bytes:
         conn_id, log_ns, nth = key
+        if self._reader is None:
+            raise DataError(f'{self.path}: BagSequence is closed')
         messages = self._reader.messages([self._conn_by_id[conn_id]], log_ns, log_ns + 1)
         for i, (_, _, raw) in enumerate(messages):
             if i == nth:
@@ -260,41 +265,3 @@ def _set_ground_truth(frame: Frame, kind: str, array: np.ndarray, where: str) ->
         if array.ndim != 2:
             raise DataError(f'{where}: motion mask must have one channel, got {array.shape}')
         frame.motion_mask = array > 0
-
-
-def _fallback_k(values: np.ndarray | list[float] | None, path: Path) -> np.ndarray | None:
-    if values is None:
-        return None
-    k = np.asarray(values, dtype=np.float64)
-    if k.shape == (4,):
-        fx, fy, cx, cy = k
-        k = np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
-    if k.shape != (3, 3):
-        raise DataError(f'{path}: fallback_intrinsics must be 3x3 K or [fx, fy, cx, cy], got '
-                        f'shape {k.shape}')
-    return k
-
-
-def _static_transform(statics: list, parent: str, child: str) -> np.ndarray | None:
-    """T_parent_child from /tf_static transforms (a tree), or None when not connected."""
-    edges = {}
-    for tf in statics:
-        q, v = tf.transform.rotation, tf.transform.translation
-        edges[tf.child_frame_id.lstrip('/')] = (
-            tf.header.frame_id.lstrip('/'),
-            transform_matrix(quaternion_to_rotation([q.x, q.y, q.z, q.w]), [v.x, v.y, v.z]))
-
-    def to_root(frame: str) -> tuple[str, np.ndarray]:
-        transform = np.eye(4)
-        for _ in range(len(edges) + 1):  # bounded: a cycle cannot loop forever
-            if frame not in edges:
-                break
-            frame, edge = edges[frame]
-            transform = edge @ transform
-        return frame, transform
-
-    root_p, root_parent = to_root(parent.lstrip('/'))
-    root_c, root_child = to_root(child.lstrip('/'))
-    if root_p != root_c:
-        return None
-    return np.linalg.inv(root_parent) @ root_child

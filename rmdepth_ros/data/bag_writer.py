@@ -26,6 +26,7 @@ import shutil
 
 import cv2
 import numpy as np
+from rosbags.interfaces import Connection, Qos
 from rosbags.rosbag2 import StoragePlugin, Writer
 
 from rmdepth_ros.data.bag_layout import (
@@ -92,10 +93,11 @@ class _Topics:
 
     def __init__(self, writer: Writer) -> None:
         self.writer = writer
-        self.connections = {}
+        self.connections: dict[str, Connection] = {}
 
     def write(self, topic: str, msgtype: str, message: object, stamp_ns: int,
-              qos=QOS_STREAM) -> None:
+              qos: Qos = QOS_STREAM) -> None:
+        """Serialise `message` (CDR) and write it with receive time `stamp_ns`."""
         if topic not in self.connections:
             self.connections[topic] = self.writer.add_connection(
                 topic, msgtype, typestore=typestore(), offered_qos_profiles=[qos])

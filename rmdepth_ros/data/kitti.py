@@ -10,7 +10,8 @@ Odometry layouts:
     small:    <folder>/image_l/*.png (camera 0), calib.txt (unlabelled 3x4 rows), poses.txt
 Intrinsics: K = P_rect_0K[:, :3] / PK[:, :3] of the camera read. Poses: camera-to-world 4x4;
 odometry poses.txt rows are cam0-to-world, so camera K's pose is T_world_cam0 @ [I | -t_K].
-Gray cameras (0, 1) give (H, W) uint8 images. Without timestamps, frame i is at i / 10 s.
+Gray cameras (0, 1) give (H, W) uint8 images. Raw timestamps.txt lines become seconds since the
+Unix epoch (UTC assumed); odometry times.txt is used as is; without either, frame i is at i / 10 s.
 """
 
 from __future__ import annotations

@@ -1,0 +1,146 @@
+"""Procedural surface appearance of the synthetic world: noise, patterns, markings, lighting.
+
+Every colour is a function of a surface point's own coordinates (box-local face coordinates,
+road coordinates or road-world ground coordinates), so textures stick to objects as they move
+and a photometric loss sees a consistent signal. Detail is band-limited by the pixel footprint
+(metres per pixel on the surface): noise octaves and patterns fade to their mean when they
+become smaller than a pixel, like mip-mapping, so distant surfaces do not alias.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import math
+
+import cv2
+import numpy as np
+
+TEX = 256  # texels per side of the tileable noise textures
+OCTAVES = (0.05, 0.2, 0.8)  # texel size of each noise octave, metres
+WEIGHTS = (0.35, 0.4, 0.35)
+GROUND_PERIOD = 409.6  # metres; multiple of every octave's period TEX * texel
+DASH_PERIOD, DASH = 12.8, 4.8  # lane-separator dashes, metres
+LINE_WIDTH = 0.15
+TILE = 0.4  # sidewalk paving, metres
+S_PERIOD = 51.2  # metres; multiple of DASH_PERIOD and TILE (arc lengths are used modulo it)
+
+
+@dataclass(frozen=True)
+class Lighting:
+    """Per-sequence light: ambient and sun strength, sun direction (unit, road-world, pointing
+    from the surface towards the sun; y is down), colour tint and exposure, sky colours."""
+
+    ambient: float
+    sun: float
+    sun_dir: tuple[float, float, float]
+    tint: tuple[float, float, float]
+    sky_horizon: tuple[float, float, float]
+    sky_zenith: tuple[float, float, float]
+
+    @staticmethod
+    def random(rng: np.random.Generator) -> Lighting:
+        elev, azim = rng.uniform(0.4, 1.1), rng.uniform(0.0, 2 * math.pi)
+        sun_dir = (math.cos(elev) * math.sin(azim), -math.sin(elev), math.cos(elev) * math.cos(azim))
+        exposure = rng.uniform(0.9, 1.1)
+        tint = tuple(float(exposure * rng.uniform(0.95, 1.05)) for _ in range(3))
+        return Lighting(rng.uniform(0.45, 0.6), rng.uniform(0.35, 0.55), sun_dir, tint,
+                        tuple(float(c) for c in rng.uniform([0.75, 0.8, 0.85], [0.85, 0.9, 0.95])),
+                        tuple(float(c) for c in rng.uniform([0.3, 0.45, 0.7], [0.45, 0.6, 0.85])))
+
+    def shade(self, normals: np.ndarray) -> np.ndarray:
+        """Lambertian factor for road-world unit normals (..., 3)."""
+        return self.ambient + self.sun * np.maximum(normals @ np.array(self.sun_dir), 0.0)
+
+
+def _tileable_noise(rng: np.random.Generator) -> np.ndarray:
+    """(TEX + 1, TEX + 1) float32 band-limited periodic noise, unit std, one wrapped border."""
+    white = rng.standard_normal((TEX, TEX))
+    f = np.fft.fftfreq(TEX)
+    radius2 = f[:, None] ** 2 + f[None, :] ** 2
+    smooth = np.real(np.fft.ifft2(np.fft.fft2(white) * np.exp(-radius2 * (2 * math.pi) ** 2)))
+    smooth /= smooth.std()
+    return np.pad(smooth, ((0, 1), (0, 1)), mode='wrap').astype(np.float32)
+
+
+def coverage(c: np.ndarray, lo, hi, fp: np.ndarray) -> np.ndarray:
+    """Fraction of the footprint [c - fp/2, c + fp/2] inside [lo, hi] (box-filtered step)."""
+    half = fp * np.float32(0.5)
+    inside = np.minimum(c + half, hi) - np.maximum(c - half, lo)
+    return np.clip(inside / fp, 0.0, 1.0)
+
+
+def periodic_coverage(x: np.ndarray, period, lo, hi, fp: np.ndarray) -> np.ndarray:
+    """Box-filtered indicator of [lo, hi] repeated every `period`, fading to its mean once the
+    footprint exceeds half a period (arrays or scalars, metres)."""
+    cell = x - period * np.floor(x / period)
+    cov = coverage(cell, lo, hi, fp)
+    mean = (np.minimum(hi, period) - np.maximum(lo, 0.0)) / period
+    fade = np.clip(fp * 2.0 / period - 1.0, 0.0, 1.0)
+    return cov + (mean - cov) * fade
+
+
+class Textures:
+    """Multi-octave noise lookups in three tileable textures."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.layers = [_tileable_noise(rng) for _ in OCTAVES]
+
+    def noise(self, u: np.ndarray, v: np.ndarray, footprint: np.ndarray) -> np.ndarray:
+        """Noise at surface coordinates u, v (metres), faded by footprint (metres per pixel).
+        All (H, W) float32; result has roughly unit amplitude."""
+        total = np.zeros_like(u)
+        scale = np.float32(1.0 / TEX)
+        for layer, texel, weight in zip(self.layers, OCTAVES, WEIGHTS, strict=True):
+            w = np.clip(np.float32(2.5) - footprint * np.float32(1.0 / texel), 0.0, weight)
+            if not w.any():
+                continue
+            mu, mv = u * np.float32(1.0 / texel), v * np.float32(1.0 / texel)
+            mu -= np.floor(mu * scale) * TEX
+            mv -= np.floor(mv * scale) * TEX
+            total += w * cv2.remap(layer, mu, mv, cv2.INTER_LINEAR,
+                                   borderMode=cv2.BORDER_REPLICATE)
+        return total
+
+
+def ground_albedo(s: np.ndarray, d: np.ndarray, fp_along: np.ndarray, fp_across: np.ndarray,
+                  carriageway: float, lane_width: float, lanes: int, kerb: float,
+                  building_line: float) -> tuple[np.ndarray, np.ndarray]:
+    """Colour (n, 3) and noise amplitude (n,) of ground points at road coordinates (s, d).
+
+    s: arc length, d: lateral offset (+inf off the road), float32 metres (n,);
+    fp_along, fp_across: pixel footprints along and across the road, metres.
+    """
+    ad = np.abs(d)
+    # Region weights, soft over the footprint: asphalt | kerb stone | sidewalk | verge.
+    on_kerb = coverage(ad, kerb, kerb + 0.25, fp_across)
+    walk = coverage(ad, kerb + 0.25, building_line, fp_across)
+    asphalt = np.clip(1.0 - on_kerb - walk - coverage(ad, building_line, 1e9, fp_across), 0, 1)
+    paint = coverage(ad, -LINE_WIDTH / 2, LINE_WIDTH / 2, fp_across)  # centre line
+    paint += coverage(ad, carriageway - LINE_WIDTH, carriageway, fp_across)  # edge lines
+    if lanes == 2:
+        dashes = periodic_coverage(s, DASH_PERIOD, 0.0, DASH, fp_along)
+        paint += dashes * coverage(ad, lane_width - LINE_WIDTH / 2, lane_width + LINE_WIDTH / 2,
+                                   fp_across)
+    paint = np.minimum(paint, 1.0) * asphalt
+    tiles = periodic_coverage(s, TILE, 0.02, TILE, fp_along) \
+        * periodic_coverage(ad, TILE, 0.02, TILE, fp_across)
+    verge = np.clip(1.0 - asphalt - on_kerb - walk, 0, 1)
+    color = (asphalt - paint)[:, None] * np.array([0.30, 0.30, 0.31], np.float32)
+    color += paint[:, None] * np.array([0.88, 0.88, 0.85], np.float32)
+    color += on_kerb[:, None] * np.array([0.62, 0.61, 0.6], np.float32)
+    color += (walk * (0.42 + 0.16 * tiles))[:, None] * np.array([1.0, 0.97, 0.92], np.float32)
+    color += verge[:, None] * np.array([0.30, 0.34, 0.18], np.float32)
+    amplitude = 0.3 * asphalt + 0.15 * (on_kerb + walk) + 0.45 * verge
+    return color, amplitude.astype(np.float32)
+
+
+def box_albedo(u: np.ndarray, v: np.ndarray, vertical: np.ndarray, fp: np.ndarray,
+               color: np.ndarray, color2: np.ndarray, pattern: np.ndarray) -> np.ndarray:
+    """Colour (n, 3) of box surface points at face coordinates u, v (metres from the face's
+    corner, v downwards on vertical faces); vertical: (n,) bool; fp: (n,) footprint, metres;
+    color, color2: (n, 3); pattern: (n, 6) per point (see `synth_world.BoxTable`)."""
+    pu, pv = pattern[:, 0], pattern[:, 1]
+    mask = periodic_coverage(u, pu, pattern[:, 2], pattern[:, 3], fp)
+    mask *= periodic_coverage(v, pv, pattern[:, 4], pattern[:, 5], fp)
+    mask *= vertical
+    return color + (color2 - color) * mask[:, None]
