@@ -29,6 +29,8 @@ setup(
         'console_scripts': [
             'rmdepth-weights = rmdepth_ros.model.weights:main',
             'rmdepth-synth = rmdepth_ros.data.synth_cli:main',
+            'rmdepth_node = rmdepth_ros.ros.node:main',
+            'rmdepth-node = rmdepth_ros.ros.node:main',
         ],
     },
 )

@@ -273,6 +273,23 @@ def test_array_to_image_copies_a_rosbags_header_and_casts_floats():
     assert conv.image_to_array(msg).dtype == np.float32
 
 
+class PlainImage:
+    """An Image-like class without rclpy's array.array field: builders fall back to the setter."""
+
+    def __init__(self):
+        self.header = SimpleNamespace(stamp=SimpleNamespace(sec=0, nanosec=0), frame_id='')
+        self.height = self.width = self.step = self.is_bigendian = 0
+        self.encoding = ''
+        self.data = []
+
+
+def test_array_to_image_with_another_message_class():
+    depth = np.arange(6, dtype=np.float32).reshape(2, 3)
+    msg = conv.array_to_image(depth, '32FC1', _header(), msg_cls=PlainImage)
+    assert isinstance(msg, PlainImage) and msg.header.frame_id == 'camera_optical'
+    np.testing.assert_array_equal(conv.image_to_array(msg), depth)
+
+
 @pytest.mark.parametrize('array, encoding, message', [
     (np.ones((2, 3), dtype=bool), 'mono8', 'needs dtype uint8'),
     (np.ones((2, 3), dtype=np.float32), '32FC2', r'shape \(H, W, 2\)'),
@@ -346,8 +363,10 @@ def test_pointcloud_drops_invalid_and_moving_points():
     np.testing.assert_array_equal(kept, np.sort(depth[valid]))
 
 
-def test_pointcloud_of_nothing_is_empty():
-    cloud = conv.depth_to_pointcloud2(np.full((4, 5), np.nan, np.float32), K_TEST, _header())
+@pytest.mark.parametrize('rgb', [None, np.zeros((4, 5, 3), np.uint8)])
+def test_pointcloud_of_nothing_is_empty(rgb):
+    depth = np.full((4, 5), np.nan, np.float32)
+    cloud = conv.depth_to_pointcloud2(depth, K_TEST, _header(), rgb=rgb)
     assert (cloud.width, cloud.row_step, len(cloud.data)) == (0, 0, 0) and cloud.is_dense
     assert conv.pointcloud2_to_array(cloud).shape == (0,)
 

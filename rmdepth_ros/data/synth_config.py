@@ -41,6 +41,7 @@ class SynthConfig:
     clutter_per_100m: float = 8.0  # poles, trees, bins; per side
     moving_cars_per_100m: float = 3.0  # per traffic lane
     pedestrians_per_100m: float = 3.0  # per walking slot (4 slots per sidewalk)
+    blur_sigma: float = 0.6  # optical blur of the lens, Gaussian sigma in pixels (0 = none)
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -65,6 +66,7 @@ class SynthConfig:
         _check(self.max_accel > 0, f'max_accel must be positive, got {self.max_accel}')
         _check(0 <= self.pitch_roll_deg <= 5.0,
                f'pitch_roll_deg must be in [0, 5], got {self.pitch_roll_deg}')
+        _check(0 <= self.blur_sigma <= 5, f'blur_sigma must be in [0, 5], got {self.blur_sigma}')
         _check(0 <= self.curviness <= 1, f'curviness must be in [0, 1], got {self.curviness}')
         _check(self.lanes_per_direction in (1, 2),
                f'lanes_per_direction must be 1 or 2, got {self.lanes_per_direction}')

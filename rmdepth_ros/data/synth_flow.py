@@ -32,57 +32,71 @@ class MotionTruth:
     object_motion: np.ndarray
 
 
-def motion_truth(depth: np.ndarray, ids: np.ndarray, rays: np.ndarray, intrinsics: np.ndarray,
+def motion_truth(depth: np.ndarray, ids: np.ndarray, intrinsics: np.ndarray,
                  prev_from_cur: np.ndarray, prev_from_cur_box: np.ndarray, moving: np.ndarray,
                  present_prev: np.ndarray, prev_depth: np.ndarray) -> MotionTruth:
     """Ground truth of the current frame relative to the previous one.
 
-    depth, ids: (H, W) current render (synth_render); rays: (H*W, 3) float32 pixel rays with
-    unit z; prev_from_cur: (4, 4) camera motion T_prev_cur; prev_from_cur_box: (N, 4, 4) the
-    map of box k's surface points from current to previous camera coordinates; moving,
-    present_prev: (N,) bool per box; prev_depth: (H, W) previous render's depth.
+    depth, ids: (H, W) current render (synth_render); prev_from_cur: (4, 4) camera motion
+    T_prev_cur; prev_from_cur_box: (N, 4, 4) the map of box k's surface points from current to
+    previous camera coordinates; moving, present_prev: (N,) bool per box; prev_depth: (H, W)
+    previous render's depth.
     """
     height, width = depth.shape
-    ids = ids.reshape(-1)
-    finite = ids >= 0
-    points = rays * np.where(finite, depth.reshape(-1), 1.0)[:, None]  # (n, 3) current camera
-    rot = prev_from_cur[:3, :3].astype(np.float32)
-    prev = points @ rot.T
-    prev[finite] += prev_from_cur[:3, 3].astype(np.float32)  # the sky only rotates
-
-    moving_of_id = np.concatenate([[False, False], moving])  # index: id + 1
-    mover = np.flatnonzero(moving_of_id[ids + 1])
-    motion = np.zeros_like(points)
-    if len(mover):
-        maps = prev_from_cur_box[:, :3, :].astype(np.float32).reshape(-1, 12)[ids[mover] - 1]
-        p = points[mover]
-        prev[mover] = np.stack([p[:, 0] * maps[:, 4 * r] + p[:, 1] * maps[:, 4 * r + 1]
-                                + p[:, 2] * maps[:, 4 * r + 2] + maps[:, 4 * r + 3]
-                                for r in range(3)], 1)
-        # Previous position expressed in the current camera frame: R^T (X_prev - t).
-        back = (prev[mover] - prev_from_cur[:3, 3].astype(np.float32)) @ rot
-        motion[mover] = p - back
-
     fx, fy = intrinsics[0, 0], intrinsics[1, 1]
     cx, cy = intrinsics[0, 2], intrinsics[1, 2]
-    z = prev[:, 2]
-    ahead = z > NEAR
-    with np.errstate(divide='ignore', invalid='ignore'):
-        inv_z = np.where(ahead, 1.0 / z, np.nan).astype(np.float32)
-    u = (prev[:, 0] * inv_z * np.float32(fx) + np.float32(cx)).reshape(height, width)
-    v = (prev[:, 1] * inv_z * np.float32(fy) + np.float32(cy)).reshape(height, width)
     grid_x = np.arange(width, dtype=np.float32)[None, :]
     grid_y = np.arange(height, dtype=np.float32)[:, None]
-    flow = np.stack([grid_x - u, grid_y - v], -1)
+    finite = ids >= 0
+    z = np.where(finite, depth, np.float32(1.0))  # the sky: a direction, z = 1
+    x = ((grid_x - np.float32(cx)) * np.float32(1.0 / fx)) * z  # (H, W) current camera
+    y = ((grid_y - np.float32(cy)) * np.float32(1.0 / fy)) * z
+    m = prev_from_cur[:3].astype(np.float32)
+    prev = [x * m[r, 0] + y * m[r, 1] + z * m[r, 2] for r in range(3)]
+    for r in range(3):
+        prev[r] += finite * m[r, 3]  # the sky only rotates
 
-    in_view = ahead.reshape(height, width) & (u >= 0) & (u <= width - 1) \
-        & (v >= 0) & (v <= height - 1)
-    seen = cv2.remap(np.minimum(prev_depth, FAR).astype(np.float32),
-                     np.nan_to_num(u, nan=-1.0), np.nan_to_num(v, nan=-1.0),
-                     cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    z_prev = np.where(finite, np.minimum(z, FAR), FAR).reshape(height, width)
-    visible = z_prev <= seen * (1.0 + RTOL) + ATOL
+    moving_of_id = np.concatenate([[False, False], moving])  # index: id + 1
+    mask = moving_of_id[ids + 1]
+    motion = np.zeros((height, width, 3), np.float32)
+    mover = np.flatnonzero(mask)
+    if len(mover):
+        k = ids.reshape(-1)[mover] - 1
+        maps = prev_from_cur_box[:, :3, :].astype(np.float32)
+        px, py, pz = x.reshape(-1)[mover], y.reshape(-1)[mover], z.reshape(-1)[mover]
+        moved = [px * maps[:, r, 0][k] + py * maps[:, r, 1][k] + pz * maps[:, r, 2][k]
+                 + maps[:, r, 3][k] for r in range(3)]
+        for r in range(3):
+            prev[r].reshape(-1)[mover] = moved[r]
+        # Previous position in the current camera frame, R^T (X_prev - t); motion = now - then.
+        rel = [moved[r] - m[r, 3] for r in range(3)]
+        flat = motion.reshape(-1, 3)
+        for c, p in enumerate((px, py, pz)):
+            flat[mover, c] = p - (rel[0] * m[0, c] + rel[1] * m[1, c] + rel[2] * m[2, c])
+
+    ahead = prev[2] > NEAR
+    with np.errstate(divide='ignore', invalid='ignore', over='ignore'):
+        inv_z = np.float32(1.0) / prev[2]
+        u = prev[0] * inv_z
+        u *= np.float32(fx)
+        u += np.float32(cx)
+        v = prev[1] * inv_z
+        v *= np.float32(fy)
+        v += np.float32(cy)
+    in_view = (u >= 0) & (u <= width - 1) & (v >= 0) & (v <= height - 1)
+    flow = np.empty((height, width, 2), np.float32)
+    np.subtract(grid_x, u, out=flow[..., 0])
+    np.subtract(grid_y, v, out=flow[..., 1])
+    if not ahead.all():  # behind the previous camera: no correspondence
+        in_view &= ahead
+        flow[~ahead] = np.nan
+        u[~in_view] = -1.0
+        v[~in_view] = -1.0
+    seen = cv2.remap(np.minimum(prev_depth, np.float32(FAR)), u, v, cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE)
+    z_prev = np.minimum(prev[2], np.float32(FAR))
+    z_prev[~finite] = FAR
+    visible = z_prev <= seen * np.float32(1.0 + RTOL) + np.float32(ATOL)
     present_of_id = np.concatenate([[True, True], present_prev])
-    valid = in_view & visible & present_of_id[ids + 1].reshape(height, width)
-    return MotionTruth(flow, valid, moving_of_id[ids + 1].reshape(height, width),
-                       motion.reshape(height, width, 3))
+    valid = in_view & visible & present_of_id[ids + 1]
+    return MotionTruth(flow, valid, mask, motion)

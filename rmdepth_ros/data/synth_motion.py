@@ -26,14 +26,18 @@ def rot_y(psi: np.ndarray) -> np.ndarray:
                      np.stack([-s, z, c], -1)], -2)
 
 
-def _rot_x(a: float) -> np.ndarray:
-    c, s = math.cos(a), math.sin(a)
-    return np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
+def _rot_x(a: np.ndarray) -> np.ndarray:
+    c, s = np.cos(a), np.sin(a)
+    o, z = np.ones_like(c), np.zeros_like(c)
+    return np.stack([np.stack([o, z, z], -1), np.stack([z, c, -s], -1),
+                     np.stack([z, s, c], -1)], -2)
 
 
-def _rot_z(a: float) -> np.ndarray:
-    c, s = math.cos(a), math.sin(a)
-    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+def _rot_z(a: np.ndarray) -> np.ndarray:
+    c, s = np.cos(a), np.sin(a)
+    o, z = np.ones_like(c), np.zeros_like(c)
+    return np.stack([np.stack([c, -s, z], -1), np.stack([s, c, z], -1),
+                     np.stack([z, z, o], -1)], -2)
 
 
 class LaneSpeed:
@@ -91,6 +95,7 @@ class CameraPath:
         self.osc = [(amp * rng.uniform(0.3, 1.0), rng.uniform(0.2, 1.2), rng.uniform(0, 6.3))
                     for _ in range(4)]
         self.bounce = (rng.uniform(0.005, 0.02), rng.uniform(1.0, 2.5), rng.uniform(0, 6.3))
+        self.poses = self._poses()  # (n, 4, 4)
 
     def lateral(self, s: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
         """Lateral offset d(s) (metres) and the matching yaw offset (radians)."""
@@ -100,16 +105,21 @@ class CameraPath:
 
     def pose(self, i: int) -> np.ndarray:
         """(4, 4) float64 camera-to-road-world pose of frame i (optical frame)."""
-        s, t = self.s[i], self.times[i]
-        x, z, psi = (float(v[0]) for v in self.road.frame_at(np.array([s])))
-        d, yaw = (float(v) for v in self.lateral(s))
-        kappa = float(self.road.kappa[np.searchsorted(self.road.start, s, side='right') - 1])
+        return self.poses[i]
+
+    def _poses(self) -> np.ndarray:
+        s, t = self.s, self.times
+        x, z, psi = self.road.frame_at(s)
+        d, yaw = self.lateral(s)
+        kappa = self.road.kappa[np.searchsorted(self.road.start, s, side='right') - 1]
         (a1, w1, p1), (a2, w2, p2), (a3, w3, p3), (a4, w4, p4) = self.osc
-        pitch = a1 * math.sin(w1 * t + p1) + a2 * math.sin(w2 * t + p2) + 0.006 * self.accel[i]
-        roll = (a3 * math.sin(w3 * t + p3) + a4 * math.sin(w4 * t + p4)
-                - 0.003 * self.speed[i] ** 2 * kappa)
+        pitch = a1 * np.sin(w1 * t + p1) + a2 * np.sin(w2 * t + p2) + 0.006 * self.accel
+        roll = a3 * np.sin(w3 * t + p3) + a4 * np.sin(w4 * t + p4) \
+            - 0.003 * self.speed ** 2 * kappa
         ab, wb, pb = self.bounce
-        pose = np.eye(4)
-        pose[:3, :3] = rot_y(np.array(psi + yaw)) @ _rot_x(pitch) @ _rot_z(roll)
-        pose[:3, 3] = (x + d * math.cos(psi), -ab * math.sin(wb * t + pb), z - d * math.sin(psi))
-        return pose
+        poses = np.zeros((len(s), 4, 4))
+        poses[:, 3, 3] = 1.0
+        poses[:, :3, :3] = rot_y(psi + yaw) @ _rot_x(pitch) @ _rot_z(roll)
+        poses[:, :3, 3] = np.stack([x + d * np.cos(psi), -ab * np.sin(wb * t + pb),
+                                    z - d * np.sin(psi)], -1)
+        return poses

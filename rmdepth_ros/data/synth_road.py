@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 START_S = -300.0  # the first (straight) segment reaches back this far behind the start
+OFF_ROAD = 1e4  # lateral offset given to ground points away from every road segment
 
 
 @dataclass(frozen=True)
@@ -108,11 +109,11 @@ class Road:
         """Road coordinates of ground points given relative to `origin` = (x, z, s).
 
         qx, qz: float32 arrays, metres, road-world x and z minus origin's x and z.
-        Returns (s - origin s, d), float32, shape of qx; d is +inf where no segment
+        Returns (s - origin s, d), float32, shape of qx; d is OFF_ROAD where no segment
         overlapping `s_range` (absolute arc lengths) is nearby.
         """
         ox, oz, os_ = origin
-        best_d = np.full(qx.shape, np.inf, dtype=np.float32)
+        best_d = np.full(qx.shape, OFF_ROAD, dtype=np.float32)
         best_s = np.zeros(qx.shape, dtype=np.float32)
         first = max(int(np.searchsorted(self.start, s_range[0], side='right')) - 1, 0)
         last = min(int(np.searchsorted(self.start, s_range[1], side='right')), len(self.start))
@@ -132,7 +133,8 @@ class Road:
                 dpsi = psi - np.float32(psi0)
                 dpsi -= np.float32(2 * math.pi) * np.round(dpsi * np.float32(0.5 / math.pi))
                 sigma = dpsi * np.float32(1.0 / kappa)
-                d = (1.0 - np.float32(abs(kappa)) * np.hypot(vx, vz)) * np.float32(1.0 / kappa)
+                rho = np.sqrt(vx * vx + vz * vz)
+                d = (1.0 - np.float32(abs(kappa)) * rho) * np.float32(1.0 / kappa)
             better = (sigma >= -0.01) & (sigma <= self.length[i] + 0.01)
             better &= np.abs(d) < np.abs(best_d)
             np.copyto(best_d, d, where=better)

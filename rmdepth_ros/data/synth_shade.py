@@ -17,17 +17,31 @@ from rmdepth_ros.data.synth_texture import (GROUND_PERIOD, S_PERIOD, Lighting, T
 from rmdepth_ros.data.synth_world import BoxTable
 
 _FACE_SIGNS = np.array([-1.0, 1.0] * 3)
+FILTER = np.float32(1.0)  # texture detail is band-limited to this many pixels
+
+
+def gather_runs(table: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """table[:, index] for (R, N) `table`, fast when `index` comes in long runs (image rows)."""
+    change = np.flatnonzero(index[1:] != index[:-1]) + 1
+    starts = np.concatenate([[0], change])
+    counts = np.diff(np.concatenate([starts, [len(index)]]))
+    return np.repeat(table[:, index[starts]], counts, axis=1)
 
 
 class Shader:
     """Colours frames of one sequence; holds only per-sequence constants."""
 
-    def __init__(self, intrinsics: np.ndarray, rays: np.ndarray, road: Road,
+    def __init__(self, intrinsics: np.ndarray, width: int, height: int, road: Road,
                  section: CrossSection, lighting: Lighting, textures: Textures) -> None:
-        self.fx = float(intrinsics[0, 0])
-        self.rays = rays.reshape(-1, 3)  # (H*W, 3) float32, unit z, camera frame
-        self.ray_len = np.linalg.norm(self.rays, axis=1).astype(np.float32)
+        self.fx = np.float32(intrinsics[0, 0])
+        self.width, self.height = width, height
+        self.ray_x = np.tile(((np.arange(width) - intrinsics[0, 2]) / intrinsics[0, 0])
+                             .astype(np.float32), height)  # (H*W,), ray z is 1
+        self.ray_y = np.repeat(((np.arange(height) - intrinsics[1, 2]) / intrinsics[1, 1])
+                               .astype(np.float32), width)
+        self.ray_len = np.sqrt(self.ray_x ** 2 + self.ray_y ** 2 + 1.0)
         self.road, self.section, self.lighting, self.textures = road, section, lighting, textures
+        self.ground_light = np.float32(lighting.shade(np.array([0.0, -1.0, 0.0])))
 
     def image(self, depth: np.ndarray, ids: np.ndarray, pose: np.ndarray, cam_s: float,
               cam_from_box: np.ndarray, box_to_world: np.ndarray, boxes: BoxTable) -> np.ndarray:
@@ -37,90 +51,125 @@ class Shader:
         world; cam_s: camera arc length, metres; cam_from_box, box_to_world: (N, 4, 4) at this
         frame; boxes: the N boxes' appearance.
         """
-        height, width = depth.shape
-        n = height * width
+        n = self.width * self.height
         ids = ids.reshape(-1)
-        albedo = np.zeros((n, 3), np.float32)
+        depth = depth.reshape(-1)
+        albedo = np.zeros((3, n), np.float32)
         amp = np.zeros(n, np.float32)
         light = np.ones(n, np.float32)
-        tex_u = np.zeros(n, np.float32)
-        tex_v = np.zeros(n, np.float32)
+        tex = np.zeros((2, n), np.float32)
         footprint = np.full(n, 1e6, np.float32)
-
         ground = np.flatnonzero(ids == GROUND)
         if len(ground):
-            self._ground(ground, depth.reshape(-1)[ground], pose, cam_s, albedo, amp, light,
-                         tex_u, tex_v, footprint)
+            self._ground(ground, depth[ground], pose, cam_s, albedo, amp, light, tex, footprint)
         hit = np.flatnonzero(ids > GROUND)
         if len(hit):
-            self._boxes(hit, ids[hit] - 1, depth.reshape(-1)[hit], cam_from_box, box_to_world,
-                        boxes, albedo, amp, light, tex_u, tex_v, footprint)
-        noise = self.textures.noise(tex_u.reshape(height, width), tex_v.reshape(height, width),
-                                    footprint.reshape(height, width)).reshape(-1)
-        scale = light * (1.0 + amp * noise)
-        rgb = albedo * scale[:, None]
+            self._boxes(hit, ids[hit] - 1, depth[hit], cam_from_box, box_to_world, boxes,
+                        albedo, amp, light, tex, footprint)
+        shape = (self.height, self.width)
+        noise = self.textures.noise(tex[0].reshape(shape), tex[1].reshape(shape),
+                                    footprint.reshape(shape)).reshape(-1)
+        noise *= amp
+        noise += np.float32(1.0)
+        noise *= light
         sky = np.flatnonzero(ids < GROUND)
         if len(sky):
-            world = self.rays[sky] @ pose[:3, :3].T.astype(np.float32)
-            up = np.clip(-world[:, 1] / np.linalg.norm(world, axis=1) * 2.5, 0.0, 1.0)
-            horizon = np.array(self.lighting.sky_horizon, np.float32)
-            zenith = np.array(self.lighting.sky_zenith, np.float32)
-            rgb[sky] = horizon + (zenith - horizon) * up[:, None]
-        rgb *= np.array(self.lighting.tint, np.float32) * 255.0
-        np.clip(rgb, 0.0, 255.0, out=rgb)
-        return rgb.astype(np.uint8).reshape(height, width, 3)
+            rot = pose[:3, :3].astype(np.float32)
+            rx, ry = self.ray_x[sky], self.ray_y[sky]
+            up = -(rot[1, 0] * rx + rot[1, 1] * ry + rot[1, 2]) / self.ray_len[sky]
+            up = np.clip(up * np.float32(2.5), 0.0, 1.0)
+        rgb = np.empty((n, 3), np.uint8)
+        for c in range(3):
+            channel = albedo[c]
+            channel *= noise
+            if len(sky):
+                horizon = self.lighting.sky_horizon[c]
+                channel[sky] = up * np.float32(self.lighting.sky_zenith[c] - horizon) + horizon
+            channel *= np.float32(self.lighting.tint[c] * 255.0)
+            rgb[:, c] = np.clip(channel, 0.0, 255.0, out=channel)
+        return rgb.reshape(self.height, self.width, 3)
 
-    def _ground(self, pix, depth, pose, cam_s, albedo, amp, light, tex_u, tex_v, footprint):
-        rays = self.rays[pix]
+    def _ground(self, pix, depth, pose, cam_s, albedo, amp, light, tex, footprint):
         rot = pose[:3, :3].astype(np.float32)
-        rel = (rays * depth[:, None]) @ rot.T  # (n, 3) road-world offsets from the camera
+        rx, ry = self.ray_x[pix] * depth, self.ray_y[pix] * depth
+        # Road-world offsets of the ground points from the camera.
+        qx = rx * rot[0, 0] + ry * rot[0, 1] + depth * rot[0, 2]
+        qz = rx * rot[2, 0] + ry * rot[2, 1] + depth * rot[2, 2]
         cam_x, cam_z = float(pose[0, 3]), float(pose[2, 3])
-        s, d = self.road.road_coords(rel[:, 0], rel[:, 2], (cam_x, cam_z, cam_s),
-                                     (cam_s - 50.0, cam_s + 400.0))
+        s, d = self.road.road_coords(qx, qz, (cam_x, cam_z, cam_s),
+                                     (cam_s - 20.0, cam_s + 300.0))
         s += np.float32(cam_s % S_PERIOD)
-        dist = depth * self.ray_len[pix]
-        cos = np.abs(rays @ rot[1]) / self.ray_len[pix]  # incidence on the ground plane
-        across = dist / np.float32(self.fx)
-        along = across / np.maximum(cos, 1e-3)
+        # Footprint: `base` across the view ray, stretched along it by the grazing incidence;
+        # its extent along and across the road (taken as the camera's heading).
+        ray_len = self.ray_len[pix]
+        base = depth * ray_len * (FILTER / self.fx)
+        height = np.abs(rx * rot[1, 0] + ry * rot[1, 1] + depth * rot[1, 2])
+        stretch = depth * ray_len / np.maximum(height, 1e-3)
+        sin2 = rx * rx / (rx * rx + depth * depth)  # lateral part of the view direction
+        stretch *= stretch
+        stretch -= 1.0
+        along = base * np.sqrt(1.0 + stretch * (1.0 - sin2))
+        across = base * np.sqrt(1.0 + stretch * sin2)
         sec = self.section
         color, a = ground_albedo(s, d, along, across, sec.carriageway, sec.lane_width,
                                  sec.lanes, sec.kerb, sec.building_line)
-        albedo[pix], amp[pix] = color, a
-        light[pix] = self.lighting.shade(np.array([0.0, -1.0, 0.0]))
-        tex_u[pix] = rel[:, 0] + np.float32(cam_x % GROUND_PERIOD)
-        tex_v[pix] = rel[:, 2] + np.float32(cam_z % GROUND_PERIOD)
+        along = np.maximum(along, across)
+        albedo[:, pix] = color
+        amp[pix] = a
+        light[pix] = self.ground_light
+        tex[0, pix] = qx + np.float32(cam_x % GROUND_PERIOD)
+        tex[1, pix] = qz + np.float32(cam_z % GROUND_PERIOD)
         footprint[pix] = along
 
-    def _boxes(self, pix, k, depth, cam_from_box, box_to_world, boxes, albedo, amp, light,
-               tex_u, tex_v, footprint):
-        rays = self.rays[pix]
-        rot = cam_from_box[:, :3, :3]
+    def _boxes(self, pix, k, depth, cam_from_box, box_to_world, boxes, albedo, amp, light, tex,
+               footprint):
+        n_box = len(boxes)
+        k = k.astype(np.int32)
+        rot = cam_from_box[:, :3, :3]  # (N, 3, 3) box -> camera
         origin = -np.einsum('nji,nj->ni', rot, cam_from_box[:, :3, 3])  # camera, box frame
-        # Per box: rows of R^T and the camera origin, gathered once per pixel.
-        table = np.concatenate([rot.transpose(0, 2, 1).reshape(-1, 9), origin], 1)
-        g = table.astype(np.float32)[k]  # (n, 12)
-        p = rays * depth[:, None]  # (n, 3) camera frame
-        local = np.stack([p[:, 0] * g[:, 3 * a] + p[:, 1] * g[:, 3 * a + 1]
-                          + p[:, 2] * g[:, 3 * a + 2] + g[:, 9 + a] for a in range(3)], 1)
-        half = boxes.half.astype(np.float32)[k]  # (n, 3)
-        ratio = np.abs(local) / half
-        axis = np.argmax(ratio, axis=1)
-        face = axis * 2 + (np.take_along_axis(local, axis[:, None], 1)[:, 0] > 0)
-        x_face, y_face = axis == 0, axis == 1
-        corner = local + half  # metres from the box's min corner (top, since y is down)
-        u = np.where(x_face, corner[:, 2], corner[:, 0])
-        v = np.where(y_face, corner[:, 2], corner[:, 1])
-        # Face normals (N, 6, 3) in the camera and road-world frames.
-        normals_cam = np.repeat(rot.transpose(0, 2, 1), 2, axis=1) * _FACE_SIGNS[None, :, None]
-        normals_world = np.repeat(box_to_world[:, :3, :3].transpose(0, 2, 1), 2, axis=1) \
-            * _FACE_SIGNS[None, :, None]
-        cos = np.abs(np.einsum('ni,ni->n', normals_cam.astype(np.float32)[k, face], rays))
-        cos /= self.ray_len[pix]
-        fp = depth * self.ray_len[pix] / np.float32(self.fx) / np.maximum(cos, 0.1)
-        albedo[pix] = box_albedo(u, v, ~y_face, fp, boxes.color[k], boxes.color2[k],
-                                 boxes.pattern[k])
-        amp[pix] = boxes.noise[k]
-        light[pix] = self.lighting.shade(normals_world).astype(np.float32)[k, face]
-        tex_u[pix] = u + boxes.tex[k, 0]
-        tex_v[pix] = v + boxes.tex[k, 1]
+        # Per-box values gathered per pixel in one go.
+        blocks = {'rt': rot.transpose(0, 2, 1).reshape(n_box, 9), 'origin': origin,
+                  'half': boxes.half, 'inv_half': 1.0 / boxes.half, 'noise': boxes.noise[:, None],
+                  'tex': boxes.tex, 'color': boxes.color, 'color2': boxes.color2,
+                  'pattern': boxes.pattern, 'mean': boxes.pattern_mean}
+        rows, start = {}, 0
+        for name, block in blocks.items():
+            rows[name] = slice(start, start + block.shape[1])
+            start += block.shape[1]
+        g = gather_runs(np.concatenate(list(blocks.values()), 1).T.astype(np.float32), k)
+        rt, o, half, inv_half = g[rows['rt']], g[rows['origin']], g[rows['half']], \
+            g[rows['inv_half']]
+        px, py = self.ray_x[pix] * depth, self.ray_y[pix] * depth
+        # Local hit coordinates l = R^T p + origin, and their ratio to the half extents.
+        local = [px * rt[3 * a] + py * rt[3 * a + 1] + depth * rt[3 * a + 2] + o[a]
+                 for a in range(3)]
+        ratio = [np.abs(local[a]) * inv_half[a] for a in range(3)]
+        lx, ly, lz = local
+        is_x = (ratio[0] >= ratio[1]) & (ratio[0] >= ratio[2])
+        is_y = ~is_x & (ratio[1] >= ratio[2])
+        fx_, fy_ = is_x.astype(np.float32), is_y.astype(np.float32)
+        u = lx + half[0]
+        u += fx_ * (lz + half[2] - u)  # along the face: z on x faces, x on y and z faces
+        v = ly + half[1]
+        v += fy_ * (lz + half[2] - v)  # down the face; z on top and bottom faces
+        # Which of the 6 faces, and the local ray component along its normal (incidence).
+        along = [local[a] - o[a] for a in range(3)]
+        normal = along[2] + fx_ * (along[0] - along[2]) + fy_ * (along[1] - along[2])
+        chosen = lz + fx_ * (lx - lz) + fy_ * (ly - lz)
+        face = k * np.int32(6) + np.where(is_x, 0, np.where(is_y, 2, 4)).astype(np.int32)
+        face += chosen > 0
+        dist = depth * self.ray_len[pix]
+        cos = np.abs(normal) / dist
+        fp = dist * (FILTER / self.fx) / np.maximum(cos, np.float32(0.1))
+        color = g[rows['color']]
+        patterned = box_albedo(u, v, fp, color, g[rows['color2']], g[rows['pattern']],
+                               g[rows['mean']])
+        for c in range(3):  # no pattern on top and bottom faces
+            albedo[c, pix] = patterned[c] + fy_ * (color[c] - patterned[c])
+        amp[pix] = g[rows['noise']][0]
+        normals = np.repeat(box_to_world[:, :3, :3].transpose(0, 2, 1), 2, axis=1) \
+            * _FACE_SIGNS[None, :, None]  # (N, 6, 3) road-world face normals
+        light[pix] = self.lighting.shade(normals).astype(np.float32).reshape(-1)[face]
+        tex[0, pix] = u + g[rows['tex']][0]
+        tex[1, pix] = v + g[rows['tex']][1]
         footprint[pix] = fp

@@ -65,18 +65,23 @@ def _tileable_noise(rng: np.random.Generator) -> np.ndarray:
 def coverage(c: np.ndarray, lo, hi, fp: np.ndarray) -> np.ndarray:
     """Fraction of the footprint [c - fp/2, c + fp/2] inside [lo, hi] (box-filtered step)."""
     half = fp * np.float32(0.5)
-    inside = np.minimum(c + half, hi) - np.maximum(c - half, lo)
-    return np.clip(inside / fp, 0.0, 1.0)
+    inside = np.minimum(c + half, hi)
+    inside -= np.maximum(c - half, lo)
+    inside /= fp
+    return np.clip(inside, 0.0, 1.0, out=inside)
 
 
-def periodic_coverage(x: np.ndarray, period, lo, hi, fp: np.ndarray) -> np.ndarray:
-    """Box-filtered indicator of [lo, hi] repeated every `period`, fading to its mean once the
-    footprint exceeds half a period (arrays or scalars, metres)."""
+def periodic_coverage(x: np.ndarray, period, lo, hi, fp: np.ndarray, mean=None) -> np.ndarray:
+    """Box-filtered indicator of [lo, hi] repeated every `period` (scalars or arrays, metres),
+    fading to its mean (computed unless given) once the footprint exceeds half a period."""
     cell = x - period * np.floor(x / period)
     cov = coverage(cell, lo, hi, fp)
-    mean = (np.minimum(hi, period) - np.maximum(lo, 0.0)) / period
-    fade = np.clip(fp * 2.0 / period - 1.0, 0.0, 1.0)
-    return cov + (mean - cov) * fade
+    if mean is None:
+        mean = (np.minimum(hi, period) - np.maximum(lo, 0.0)) / period
+    fade = np.clip(fp * (2.0 / period) - 1.0, 0.0, 1.0)
+    fade *= mean - cov
+    cov += fade
+    return cov
 
 
 class Textures:
@@ -102,45 +107,68 @@ class Textures:
         return total
 
 
+def _step(x: np.ndarray, edge: float, inv_fp: np.ndarray) -> np.ndarray:
+    """Soft 0 -> 1 step of x across `edge`, one footprint wide."""
+    out = (x - np.float32(edge)) * inv_fp
+    out += np.float32(0.5)
+    return np.clip(out, 0.0, 1.0, out=out)
+
+
+ASPHALT = np.array([0.30, 0.30, 0.31], np.float32)
+PAINT = np.array([0.88, 0.88, 0.85], np.float32)
+KERB = np.array([0.62, 0.61, 0.60], np.float32)
+PAVING = np.array([0.50, 0.49, 0.46], np.float32)
+VERGE = np.array([0.30, 0.34, 0.18], np.float32)
+
+
 def ground_albedo(s: np.ndarray, d: np.ndarray, fp_along: np.ndarray, fp_across: np.ndarray,
                   carriageway: float, lane_width: float, lanes: int, kerb: float,
                   building_line: float) -> tuple[np.ndarray, np.ndarray]:
-    """Colour (n, 3) and noise amplitude (n,) of ground points at road coordinates (s, d).
+    """Colour (3, n) and noise amplitude (n,) of ground points at road coordinates (s, d).
 
-    s: arc length, d: lateral offset (+inf off the road), float32 metres (n,);
-    fp_along, fp_across: pixel footprints along and across the road, metres.
+    s: arc length (any multiple of S_PERIOD may be added), d: lateral offset; float32 metres,
+    (n,); fp_along, fp_across: pixel footprints along and across the road, metres.
+    Across the road: asphalt with markings | kerb stone | paved sidewalk | verge.
     """
     ad = np.abs(d)
-    # Region weights, soft over the footprint: asphalt | kerb stone | sidewalk | verge.
-    on_kerb = coverage(ad, kerb, kerb + 0.25, fp_across)
-    walk = coverage(ad, kerb + 0.25, building_line, fp_across)
-    asphalt = np.clip(1.0 - on_kerb - walk - coverage(ad, building_line, 1e9, fp_across), 0, 1)
-    paint = coverage(ad, -LINE_WIDTH / 2, LINE_WIDTH / 2, fp_across)  # centre line
-    paint += coverage(ad, carriageway - LINE_WIDTH, carriageway, fp_across)  # edge lines
-    if lanes == 2:
-        dashes = periodic_coverage(s, DASH_PERIOD, 0.0, DASH, fp_along)
-        paint += dashes * coverage(ad, lane_width - LINE_WIDTH / 2, lane_width + LINE_WIDTH / 2,
-                                   fp_across)
-    paint = np.minimum(paint, 1.0) * asphalt
-    tiles = periodic_coverage(s, TILE, 0.02, TILE, fp_along) \
-        * periodic_coverage(ad, TILE, 0.02, TILE, fp_across)
-    verge = np.clip(1.0 - asphalt - on_kerb - walk, 0, 1)
-    color = (asphalt - paint)[:, None] * np.array([0.30, 0.30, 0.31], np.float32)
-    color += paint[:, None] * np.array([0.88, 0.88, 0.85], np.float32)
-    color += on_kerb[:, None] * np.array([0.62, 0.61, 0.6], np.float32)
-    color += (walk * (0.42 + 0.16 * tiles))[:, None] * np.array([1.0, 0.97, 0.92], np.float32)
-    color += verge[:, None] * np.array([0.30, 0.34, 0.18], np.float32)
-    amplitude = 0.3 * asphalt + 0.15 * (on_kerb + walk) + 0.45 * verge
-    return color, amplitude.astype(np.float32)
+    inv = np.float32(1.0) / fp_across
+    e1 = _step(ad, kerb, inv)
+    e2 = _step(ad, kerb + 0.25, inv)
+    e3 = _step(ad, building_line, inv)
+    color = np.empty((3, len(s)), np.float32)
+    for c in range(3):
+        color[c] = e1 * (KERB[c] - ASPHALT[c]) + ASPHALT[c]
+        color[c] += e2 * (PAVING[c] - KERB[c])
+        color[c] += e3 * (VERGE[c] - PAVING[c])
+    amp = e1 * np.float32(-0.15) + np.float32(0.3)
+    amp += e3 * np.float32(0.3)
+    near = np.flatnonzero(ad < carriageway + 0.5)  # markings
+    if len(near):
+        a, fa, fs = ad[near], fp_across[near], fp_along[near]
+        paint = coverage(a, -LINE_WIDTH / 2, LINE_WIDTH / 2, fa)
+        paint += coverage(a, carriageway - LINE_WIDTH, carriageway, fa)
+        if lanes == 2:
+            paint += periodic_coverage(s[near], DASH_PERIOD, 0.0, DASH, fs) \
+                * coverage(a, lane_width - LINE_WIDTH / 2, lane_width + LINE_WIDTH / 2, fa)
+        paint = np.minimum(paint, 1.0) * (1.0 - e1[near])
+        for c in range(3):
+            color[c, near] += paint * (PAINT[c] - ASPHALT[c])
+    walk = np.flatnonzero((ad > kerb) & (ad < building_line + 0.5))  # paving joints
+    if len(walk):
+        a, fa, fs = ad[walk], fp_across[walk], fp_along[walk]
+        joints = periodic_coverage(s[walk], TILE, 0.02, TILE, fs) \
+            * periodic_coverage(a, TILE, 0.02, TILE, fa)
+        joints = (joints - 1.0) * (e2[walk] - e3[walk]) * np.float32(0.25)
+        for c in range(3):
+            color[c, walk] += joints * PAVING[c]
+    return color, amp
 
 
-def box_albedo(u: np.ndarray, v: np.ndarray, vertical: np.ndarray, fp: np.ndarray,
-               color: np.ndarray, color2: np.ndarray, pattern: np.ndarray) -> np.ndarray:
-    """Colour (n, 3) of box surface points at face coordinates u, v (metres from the face's
-    corner, v downwards on vertical faces); vertical: (n,) bool; fp: (n,) footprint, metres;
-    color, color2: (n, 3); pattern: (n, 6) per point (see `synth_world.BoxTable`)."""
-    pu, pv = pattern[:, 0], pattern[:, 1]
-    mask = periodic_coverage(u, pu, pattern[:, 2], pattern[:, 3], fp)
-    mask *= periodic_coverage(v, pv, pattern[:, 4], pattern[:, 5], fp)
-    mask *= vertical
-    return color + (color2 - color) * mask[:, None]
+def box_albedo(u: np.ndarray, v: np.ndarray, fp: np.ndarray, color: np.ndarray,
+               color2: np.ndarray, pattern: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """Colour (3, n) of vertical box faces at face coordinates u, v (metres from the face's top
+    corner, v downwards); fp: (n,) footprint, metres; color, color2: (3, n); pattern: (6, n)
+    per point (see `synth_world.BoxTable`); mean: (2, n) mean pattern coverage along u and v."""
+    mask = periodic_coverage(u, pattern[0], pattern[2], pattern[3], fp, mean[0])
+    mask *= periodic_coverage(v, pattern[1], pattern[4], pattern[5], fp, mean[1])
+    return color + (color2 - color) * mask

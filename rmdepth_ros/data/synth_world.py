@@ -63,6 +63,20 @@ class BoxTable:
     def __len__(self) -> int:
         return len(self.s)
 
+    @property
+    def patterned(self) -> np.ndarray:
+        """(N,) bool: the box's vertical faces carry a pattern."""
+        p = self.pattern
+        return (p[:, 3] > p[:, 2]) & (p[:, 5] > p[:, 4])
+
+    @property
+    def pattern_mean(self) -> np.ndarray:
+        """(N, 2) float32 fraction of a pattern cell covered along u and along v."""
+        p = self.pattern
+        return np.clip(np.stack([(np.minimum(p[:, 3], p[:, 0]) - np.maximum(p[:, 2], 0.0)) / p[:, 0],
+                                 (np.minimum(p[:, 5], p[:, 1]) - np.maximum(p[:, 4], 0.0)) / p[:, 1]],
+                                1), 0.0, 1.0)
+
     def take(self, index: np.ndarray) -> BoxTable:
         """Rows `index` (int or bool array)."""
         return BoxTable(*(getattr(self, f)[index] for f in _FIELDS))

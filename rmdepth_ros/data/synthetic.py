@@ -34,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 import dataclasses
 
+import cv2
 import numpy as np
 
 from rmdepth_ros.data.sequence import Frame, Sequence
@@ -62,10 +63,8 @@ class SyntheticSequence(Sequence):
         self.path = CameraPath(config, self._rng(1), self._rng(2), section)
         self.world = World(config, self.path, section)
         self.caster = Raycaster(self.intrinsics, config.width, config.height)
-        rays = self.caster.rays()
-        self._rays = rays.reshape(-1, 3)
-        self.shader = Shader(self.intrinsics, rays, self.path.road, section,
-                             Lighting.random(self._rng(3)), Textures(self._rng(4)))
+        self.shader = Shader(self.intrinsics, config.width, config.height, self.path.road,
+                             section, Lighting.random(self._rng(3)), Textures(self._rng(4)))
         self._world_from_road = np.linalg.inv(self.path.pose(0))
         self._last: tuple[int, np.ndarray] | None = None  # (index, depth) of the last frame
 
@@ -98,9 +97,11 @@ class SyntheticSequence(Sequence):
         cam_from_box = cam_from_world[None] @ scene.pose
         image = self.shader.image(depth, ids, pose, float(self.path.s[i]), cam_from_box,
                                   scene.pose, scene.boxes)
+        if self.config.blur_sigma > 0:
+            image = cv2.GaussianBlur(image, (0, 0), self.config.blur_sigma)
         frame = Frame(image=image, intrinsics=self.intrinsics.copy(),
                       timestamp=i / self.config.fps, depth=depth,
-                      pose=self._world_from_road @ pose, index=i,
+                      pose=np.eye(4) if i == 0 else self._world_from_road @ pose, index=i,
                       motion_mask=np.concatenate([[False, False], scene.moving])[ids + 1])
         if i > 0:
             if self._last is not None and self._last[0] == i - 1:
@@ -112,7 +113,7 @@ class SyntheticSequence(Sequence):
             # Box points: current camera -> box frame now -> world at the previous time -> cam.
             prev_from_cur_box = prev_from_world[None] @ scene.pose_prev \
                 @ np.linalg.inv(cam_from_box)
-            truth = motion_truth(depth, ids, self._rays, self.intrinsics, prev_from_cur,
+            truth = motion_truth(depth, ids, self.intrinsics, prev_from_cur,
                                  prev_from_cur_box, scene.moving, scene.present_prev,
                                  prev_depth)
             frame.flow, frame.flow_valid = truth.flow, truth.flow_valid

@@ -16,7 +16,7 @@ from rmdepth_ros.ros.message_fields import (
     bytes_view,
     copy_header,
     message_class,
-    to_byte_array,
+    set_data,
 )
 
 
@@ -106,7 +106,8 @@ def image_to_array(msg: Any) -> np.ndarray:
 def image_to_rgb8(msg: Any) -> np.ndarray:
     """Decode an Image into the estimator's input: RGB (H, W, 3) or gray (H, W) uint8.
 
-    rgb8 and mono8 are returned as views of the message data; bgr8 / rgba8 / bgra8 are
+    rgb8 and mono8 are returned as views of the message data (not C-contiguous when rows are
+    padded: ``np.ascontiguousarray`` if that matters); bgr8 / rgba8 / bgra8 are
     converted to RGB (alpha dropped); mono16 keeps its high byte (``value >> 8``), which maps
     the full 16-bit range to 8 bits (a 12-bit camera therefore looks dark, but never clips).
 
@@ -202,5 +203,5 @@ def array_to_image(array: np.ndarray, encoding: str, header: Any | None = None,
     msg.encoding = encoding
     msg.is_bigendian = MACHINE_IS_BIGENDIAN
     msg.step = int(pixels.shape[1] * fmt.channels * pixels.itemsize)
-    msg.data = to_byte_array(pixels)
+    set_data(msg, pixels)
     return msg

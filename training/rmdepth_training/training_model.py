@@ -18,11 +18,14 @@ class TrainingModel(nn.Module):
     """forward(images, K, object_motion_scale, cycle) -> network outputs for a triplet batch.
 
     `self.model` is the RMDepth whose state dict is exported (parameter names unchanged).
+    autocast_dtype: torch.bfloat16 / torch.float16 to run the depth network under autocast
+    (CUDA AMP), None for float32 throughout.
     """
 
-    def __init__(self, model: RMDepth) -> None:
+    def __init__(self, model: RMDepth, autocast_dtype: torch.dtype | None = None) -> None:
         super().__init__()
         self.model = model
+        self.autocast_dtype = autocast_dtype
 
     def forward(self, images: Tensor, K: Tensor, object_motion_scale: float = 1.0,
                 cycle: bool = False) -> dict[str, Tensor | tuple[Tensor, ...]]:
@@ -48,8 +51,13 @@ class TrainingModel(nn.Module):
         sources = torch.cat([images[:, :target_index], images[:, target_index + 1:]], dim=1)
         num_sources = sources.shape[1]
 
-        depth_out = self.model.depth_net(target)
-        depth = depth_out['depth']
+        # Mixed precision (CUDA) covers the depth network only, where almost all the FLOPs are.
+        # The motion network re-warps with pixel coordinates computed inside it, and fp16 / bf16
+        # cannot hold a coordinate like 600.3 to a tenth of a pixel, so it stays in float32.
+        with torch.autocast(device_type=target.device.type, dtype=self.autocast_dtype,
+                            enabled=self.autocast_dtype is not None):
+            depth_out = self.model.depth_net(target)
+        depth = depth_out['depth'].float()
 
         # All sources in one motion-net call: the batch becomes (S * B), source-major.
         source_flat = sources.transpose(0, 1).reshape(-1, 3, height, width)  # (S*B, 3, H, W)
@@ -59,7 +67,7 @@ class TrainingModel(nn.Module):
         motion = self.model.motion_net(target_rep, source_flat, depth_rep, K_rep,
                                        object_motion_scale=object_motion_scale)
         out: dict[str, Tensor | tuple[Tensor, ...]] = {
-            'disp': depth_out['disp'],
+            'disp': tuple(d.float() for d in depth_out['disp']),
             'depth': depth,
             'T': _unflatten(motion['T'], num_sources, batch),
             'object_motion': _unflatten(motion['object_motion'], num_sources, batch),

@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Synthetic-world benchmark: frames per second of SyntheticSequence at 640x192 and 320x96.
+
+Generates N frames per size in order (every frame with image, depth, pose, flow, validity,
+motion mask and object motion) after one warm-up frame, and a few frames in random order at the
+first size (random access renders the previous frame's depth again). Prints a table, or with
+--json one JSON line.
+
+    python bench/bench_synth.py                  # 100 frames per size, 1 thread
+    python bench/bench_synth.py --threads 2 --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+
+import cv2
+import numpy as np
+
+from rmdepth_ros.data.synthetic import SynthConfig, SyntheticSequence
+
+SIZES = ((640, 192), (320, 96))
+
+
+def frames_per_second(width: int, height: int, frames: int, seed: int,
+                      random_order: bool = False) -> float:
+    """Generation rate, frames/s, over `frames` frames after one warm-up frame."""
+    sequence = SyntheticSequence(SynthConfig(width=width, height=height, frames=frames + 1,
+                                             seed=seed))
+    if random_order:
+        order = np.random.default_rng(seed).permutation(np.arange(1, frames + 1))
+        sequence[0]
+        start = time.perf_counter()
+        for i in order:
+            sequence[int(i)]
+    else:
+        frames_iter = iter(sequence)
+        next(frames_iter)
+        start = time.perf_counter()
+        for _ in frames_iter:
+            pass
+    return frames / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--frames', type=int, default=100, help='frames per size')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--threads', type=int, default=1,
+                        help='OpenCV threads (the numpy parts run on one thread)')
+    parser.add_argument('--json', action='store_true', help='print one JSON line')
+    args = parser.parse_args()
+    if args.frames < 1:
+        parser.error('--frames must be at least 1')
+    cv2.setNumThreads(args.threads)
+    try:
+        import torch  # not used by the generator; pinned so a shared process stays fair
+        torch.set_num_threads(args.threads)
+    except ImportError:
+        pass
+    result = {'benchmark': 'synthetic_world', 'frames': args.frames, 'threads': args.threads,
+              'cpu': platform.processor() or platform.machine(), 'fps': {}}
+    for width, height in SIZES:
+        result['fps'][f'{width}x{height}'] = round(
+            frames_per_second(width, height, args.frames, args.seed), 2)
+    width, height = SIZES[0]
+    result['random_access_fps'] = {f'{width}x{height}': round(
+        frames_per_second(width, height, max(args.frames // 4, 1), args.seed, True), 2)}
+    if args.json:
+        print(json.dumps(result))
+        return
+    print(f'synthetic world, {args.frames} frames per size, {args.threads} OpenCV thread(s)')
+    for size, fps in result['fps'].items():
+        print(f'  {size:>8}  in order  {fps:7.1f} frames/s')
+    for size, fps in result['random_access_fps'].items():
+        print(f'  {size:>8}  random    {fps:7.1f} frames/s')
+
+
+if __name__ == '__main__':
+    main()

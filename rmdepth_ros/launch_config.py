@@ -1,0 +1,150 @@
+"""The logic of launch/depth.launch.py as plain functions (testable without `launch`).
+
+`node_settings(args)` turns the launch arguments (strings, as `LaunchConfiguration`s give them)
+into what the launch file hands to `launch_ros.actions.Node`: executable, name, namespace,
+parameters (the YAML file plus only the overrides given on the command line, so defaults live in
+one place), remappings, and whether rviz2 runs with which configuration. `write_rviz_config`
+rewrites the shipped rviz2 configuration's topics for a namespace and an input topic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+import tempfile
+from typing import Any
+
+import yaml
+
+PACKAGE = 'rmdepth_ros'
+EXECUTABLE = 'rmdepth_node'
+NODE_NAME = 'rmdepth_node'
+
+#: name -> (default, description) of every launch argument.
+LAUNCH_ARGUMENTS: dict[str, tuple[str, str]] = {
+    'image': ('/camera/image_raw', 'input image topic (sensor_msgs/Image; with '
+              "image_transport: compressed, '<image>/compressed' is used)"),
+    'camera_info': ('/camera/camera_info', 'input camera_info topic'),
+    'weights': ('', "weights file; empty: the params_file's value (default: shipped weights)"),
+    'device': ('', "auto | cpu | cuda | cuda:N; empty: the params_file's value"),
+    'namespace': ('', 'namespace of the node and its output topics'),
+    'params_file': ('', 'parameters YAML; empty: config/rmdepth.yaml of the package'),
+    'use_sim_time': ('false', 'use /clock (bag replay with --clock)'),
+    'rviz': ('false', 'also start rviz2 with config/rmdepth.rviz'),
+}
+
+#: rviz2 display name -> output topic (relative to the node's namespace); 'Input image' is
+#: the `image` argument.
+RVIZ_TOPICS = {
+    'Depth': 'depth/color',
+    'Points': 'points',
+    'Flow': 'flow/color',
+    'Motion mask': 'motion_mask/overlay',
+    'Odometry': 'odom',
+    'Path': 'odom/path',
+}
+
+
+def share_file(relative: str) -> Path:
+    """A file of the package: from the installed share directory (ament index) if the package
+    is installed there, else from this source tree."""
+    try:
+        from ament_index_python.packages import (
+            PackageNotFoundError,
+            get_package_share_directory,
+        )
+    except ImportError:
+        share = None
+    else:
+        try:
+            share = Path(get_package_share_directory(PACKAGE))
+        except PackageNotFoundError:
+            share = None
+    if share is not None and (share / relative).is_file():
+        return share / relative
+    return Path(__file__).resolve().parent.parent / relative
+
+
+def parse_bool(name: str, value: str) -> bool:
+    """Launch-style booleans: true/false, 1/0, yes/no (any case); ValueError otherwise."""
+    text = str(value).strip().lower()
+    if text in ('true', '1', 'yes', 'on'):
+        return True
+    if text in ('false', '0', 'no', 'off'):
+        return False
+    raise ValueError(f"launch argument {name}:='{value}' is not true or false")
+
+
+def resolve(topic: str, namespace: str) -> str:
+    """Absolute name of `topic` as seen from `namespace` ('/robot' + 'odom' -> '/robot/odom')."""
+    if topic.startswith('/'):
+        return topic
+    prefix = namespace.strip('/')
+    return f'/{prefix}/{topic}' if prefix else f'/{topic}'
+
+
+def node_settings(args: Mapping[str, str]) -> dict[str, Any]:
+    """Everything the launch file needs, from the launch arguments (missing ones: defaults).
+
+    Returns a dict with keys package, executable, name, namespace, parameters (list: YAML path
+    then a dict of overrides), remappings (list of (from, to)), and rviz: {enabled, config
+    (shipped .rviz path), topics (display name -> absolute topic)}.
+
+    Raises:
+        ValueError: unknown argument, bad boolean, missing params_file, empty image topic.
+    """
+    unknown = sorted(set(args) - set(LAUNCH_ARGUMENTS))
+    if unknown:
+        raise ValueError(f"unknown launch argument(s): {', '.join(unknown)}")
+    values = {name: str(args.get(name, default)).strip()
+              for name, (default, _) in LAUNCH_ARGUMENTS.items()}
+    namespace = values['namespace'].strip('/')
+    for name in ('image', 'camera_info'):
+        if not values[name]:
+            raise ValueError(f'launch argument {name} must name a topic')
+    params_file = Path(values['params_file']).expanduser() if values['params_file'] \
+        else share_file('config/rmdepth.yaml')
+    if not params_file.is_file():
+        raise ValueError(f'params_file not found: {params_file}')
+
+    overrides: dict[str, Any] = {'use_sim_time': parse_bool('use_sim_time',
+                                                             values['use_sim_time'])}
+    for name in ('weights', 'device'):
+        if values[name]:
+            overrides[name] = values[name]
+    image = values['image']
+    remappings = [('image', image), ('image/compressed', f'{image}/compressed'),
+                  ('camera_info', values['camera_info'])]
+    topics = {'Input image': resolve(image, namespace)}
+    topics.update({name: resolve(topic, namespace) for name, topic in RVIZ_TOPICS.items()})
+    return {
+        'package': PACKAGE,
+        'executable': EXECUTABLE,
+        'name': NODE_NAME,
+        'namespace': namespace,
+        'parameters': [str(params_file), overrides],
+        'remappings': remappings,
+        'rviz': {'enabled': parse_bool('rviz', values['rviz']),
+                 'config': str(share_file('config/rmdepth.rviz')),
+                 'topics': topics},
+    }
+
+
+def rviz_config_text(settings: Mapping[str, Any]) -> str:
+    """The shipped rviz2 configuration with its display topics set for these settings."""
+    config = yaml.safe_load(Path(settings['rviz']['config']).read_text())
+    topics = settings['rviz']['topics']
+    for display in config['Visualization Manager']['Displays']:
+        topic = topics.get(display.get('Name'))
+        if topic is not None:
+            display['Topic']['Value'] = topic
+    return yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
+
+
+def write_rviz_config(settings: Mapping[str, Any], directory: str | Path | None = None) -> Path:
+    """Write `rviz_config_text` to a new file in `directory` (default: a temporary one)."""
+    directory = Path(directory) if directory is not None else Path(
+        tempfile.mkdtemp(prefix='rmdepth_rviz_'))
+    path = directory / 'rmdepth.rviz'
+    path.write_text(rviz_config_text(settings))
+    return path

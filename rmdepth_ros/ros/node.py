@@ -1,0 +1,480 @@
+"""rmdepth_node: monocular depth, ego-motion, optical flow and moving-object masks on ROS 2.
+
+The contract (topics, types, frames, reset rules) is the project's ros_interface.md; the
+parameters are in `node_config.PARAMETERS` and config/rmdepth.yaml.
+
+Threads: the executor runs the callbacks (image -> latest-frame slot, camera_info, ~/reset,
+parameter changes, diagnostics). One inference thread takes the newest frame from the slot and
+runs message -> array -> estimator -> arrays -> messages -> publish, so under load old frames
+are dropped (and counted) instead of queueing up latency.
+
+Every output carries the input image's header verbatim. The first frame, and the first after a
+reset, has depth, colour and points but no flow or mask; odometry IS published on such frames,
+with the pose unchanged, zero twist and a large twist covariance, so odometry and TF exist from
+the first frame on and never jump.
+
+Run: `ros2 run rmdepth_ros rmdepth_node --ros-args --params-file config/rmdepth.yaml`.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+import time
+from typing import Any
+
+import numpy as np
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.time import Time
+
+from rmdepth_ros.inference import Estimator, EstimatorOutput
+from rmdepth_ros.model.weights import WeightsError
+from rmdepth_ros.ros.conversions import (
+    ConversionError,
+    array_to_image,
+    camera_info_to_intrinsics,
+    colorize_depth,
+    colorize_flow,
+    compressed_to_rgb8,
+    depth_to_pointcloud2,
+    image_to_rgb8,
+    intrinsics_to_camera_info,
+    make_odometry,
+    make_transform_stamped,
+    overlay_mask,
+    scale_intrinsics_np,
+)
+from rmdepth_ros.ros.diagnostics import NodeStats, make_diagnostic_array
+from rmdepth_ros.ros.frame_slot import LatestFrameSlot
+from rmdepth_ros.ros.log_limiter import LogLimiter
+from rmdepth_ros.ros.node_config import NODE_NAME, NodeConfig, declare_parameters
+from rmdepth_ros.ros.output_plan import TOPICS, OutputPlan, enabled_outputs, plan_outputs
+from rmdepth_ros.ros.trajectory import Trajectory
+from rmdepth_ros.scale import ScaleState, ScaleTracker
+from rmdepth_ros.visual_odometry import OdometryIntegrator
+
+#: Outputs are reliable (a best-effort subscriber, e.g. rviz, matches too) and keep only the
+#: newest messages: a slow subscriber misses frames instead of holding memory.
+OUTPUT_QOS = QoSProfile(depth=2, history=HistoryPolicy.KEEP_LAST,
+                        reliability=ReliabilityPolicy.RELIABLE,
+                        durability=DurabilityPolicy.VOLATILE)
+
+_DIAG_OK, _DIAG_WARN, _DIAG_ERROR = 0, 1, 2
+
+
+class RMDepthNode(Node):
+    """The rmdepth_node. Raises WeightsError / ValueError at construction on bad parameters.
+
+    kwargs go to rclpy's Node (e.g. `parameter_overrides`, `namespace`, `context`).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(NODE_NAME, **kwargs)
+        self._stop = threading.Event()
+        self._slot = LatestFrameSlot()
+        self._worker: threading.Thread | None = None
+        self.config: NodeConfig = declare_parameters(self)
+        config = self.config
+        self._log = LogLimiter(self.get_logger())
+        self.estimator = Estimator(config.weights or None, device=config.device,
+                                   precision=config.precision, input_size=config.input_size,
+                                   max_frame_gap=config.max_frame_gap)
+        T_base_cam = config.base_to_camera_matrix
+        self.scale = ScaleTracker(config.scale_mode, config.camera_height, config.scale_factor,
+                                  T_base_cam)
+        self.odometry = OdometryIntegrator(T_base_cam)
+        self.trajectory = Trajectory(config.odom_frame, config.path_length)
+        self.stats = NodeStats()
+        self._camera: tuple[np.ndarray, tuple[int, int]] | str | None = None
+        self._reset_lock = threading.Lock()
+        self._reset_request: str | None = None
+        self._camera_frames: set[str] = set()
+
+        self._publishers_by_output = {name: self.create_publisher(_message_type(name),
+                                                                  TOPICS[name], OUTPUT_QOS)
+                                      for name in enabled_outputs(config)}
+        self._diagnostics = self.create_publisher(_message_type('diagnostics'), '/diagnostics',
+                                                  10)
+        self._tf, self._static_tf = self._create_tf_broadcasters()
+        self._subscribe_inputs()
+        from std_srvs.srv import Trigger
+
+        self.create_service(Trigger, '~/reset', self._on_reset)
+        self.create_timer(config.diagnostics_period, self._publish_diagnostics)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self._last_counts = (0, 0)
+
+        self._worker = threading.Thread(target=self._run, name='rmdepth_inference', daemon=True)
+        self._worker.start()
+        self._announce()
+
+    # -- executor-thread callbacks ---------------------------------------------------------
+
+    def _on_image(self, msg: Any) -> None:
+        self.stats.input_frame()
+        if self._slot.put(msg):
+            self.stats.busy_drop(self._slot.dropped)
+
+    def _on_camera_info(self, msg: Any) -> None:
+        previous = self._camera
+        try:
+            self._camera = camera_info_to_intrinsics(msg)
+        except ConversionError as error:
+            self._camera = str(error)
+            self._log.warning(f'camera_info:{_kind(error)}', f'camera_info rejected: {error}')
+            return
+        if not isinstance(previous, tuple):
+            K, (width, height) = self._camera
+            what = 'received' if previous is None else f'valid again (was: {previous})'
+            self._log.info(f'camera_info:ok:{previous}',
+                           f'camera_info {what}: {width}x{height}, fx={K[0, 0]:.2f} '
+                           f'fy={K[1, 1]:.2f} cx={K[0, 2]:.2f} cy={K[1, 2]:.2f}')
+
+    def _on_reset(self, request: Any, response: Any) -> Any:
+        with self._reset_lock:
+            self._reset_request = 'requested via ~/reset'
+        response.success = True
+        response.message = ('temporal state resets before the next frame; odometry continues '
+                            'from the last pose')
+        return response
+
+    def _on_set_parameters(self, parameters: list[Any]) -> Any:
+        from rcl_interfaces.msg import SetParametersResult
+
+        changes = {p.name: p.value for p in parameters if hasattr(self.config, p.name)}
+        try:
+            config = self.config.updated(changes)
+        except ValueError as error:
+            return SetParametersResult(successful=False, reason=str(error))
+        self.config = config
+        self.estimator.max_frame_gap = config.max_frame_gap
+        self.scale.configure(config.camera_height, config.scale_factor)
+        return SetParametersResult(successful=True)
+
+    # -- the inference thread ----------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            msg = self._slot.take(timeout=0.2)
+            if msg is None:
+                continue
+            try:
+                self._process(msg)
+            except Exception as error:  # one bad frame must never stop the node
+                if self._stop.is_set() or not self.context.ok():
+                    return
+                self.stats.invalid_frame()
+                self._log.error(f'unexpected:{type(error).__name__}',
+                                f'frame dropped: unexpected {type(error).__name__}: {error}')
+
+    def _process(self, msg: Any) -> None:
+        """message -> array -> estimator -> arrays -> messages -> publish."""
+        start = time.perf_counter()
+        config, header = self.config, msg.header
+        image = self._to_array(msg)
+        K = self._intrinsics_for(image) if image is not None else None
+        if K is None:
+            self.stats.invalid_frame()
+            return
+        plan = plan_outputs(config, self._subscriber_counts(), self._tf is not None)
+        estimated_at = time.perf_counter()
+        out = self._estimate(image, K, header, plan)
+        if out is None:
+            self.stats.invalid_frame()
+            return
+        published_at = time.perf_counter()
+        scale = self.scale.update(out.depth, out.intrinsics)
+        depth = scale.apply(out.depth)
+        self._publish_depth(header, depth, out.intrinsics, plan)
+        latency = self._latency(header)
+        self._publish_views(header, image, depth, out, plan, config)
+        self._publish_points(header, image, depth, out, plan, config)
+        self._publish_odometry(header, out, scale, plan, config)
+        done = time.perf_counter()
+        self.stats.output_frame(latency, {
+            'decode': 1e3 * (estimated_at - start),
+            'estimator': 1e3 * (published_at - estimated_at),
+            'publish': 1e3 * (done - published_at),
+            'ros_layer': 1e3 * ((estimated_at - start) + (done - published_at)),
+        })
+
+    def _to_array(self, msg: Any) -> np.ndarray | None:
+        """Image / CompressedImage -> uint8 RGB (H, W, 3) or gray (H, W); None if unusable."""
+        try:
+            if self.config.image_transport == 'compressed':
+                return compressed_to_rgb8(msg)
+            return image_to_rgb8(msg)
+        except ConversionError as error:
+            if str(error).startswith('unsupported encoding'):
+                self._log.error(f'encoding:{msg.encoding}', f'frame dropped: {error}',
+                                once=True)
+            else:
+                self._log.warning(f'image:{_kind(error)}', f'frame dropped: {error}')
+            return None
+
+    def _intrinsics_for(self, image: np.ndarray) -> np.ndarray | None:
+        """K (3, 3) for `image`: camera_info (scaled to the image), fallback, or None (drop)."""
+        camera = self._camera
+        height, width = image.shape[:2]
+        if isinstance(camera, tuple):
+            K, size = camera
+            if size != (width, height):
+                self._log.warning(f'info_size:{size}:{width}x{height}',
+                                  f'camera_info is for {size[0]}x{size[1]} but the image is '
+                                  f'{width}x{height}: scaling the intrinsics to the image',
+                                  once=True)
+                K = scale_intrinsics_np(K, size, (width, height))
+            return K
+        reason = camera or 'no camera_info received yet'
+        fallback = self.config.fallback_matrix
+        if fallback is not None:
+            self._log.warning(f'fallback:{_kind(reason)}', f'{reason}: using fallback_intrinsics '
+                              f'{list(self.config.fallback_intrinsics)}')
+            return fallback
+        self._log.warning(f'no_intrinsics:{_kind(reason)}',
+                          f'frame dropped: {reason}, and fallback_intrinsics is empty')
+        return None
+
+    def _estimate(self, image: np.ndarray, K: np.ndarray, header: Any,
+                  plan: OutputPlan) -> EstimatorOutput | None:
+        with self._reset_lock:
+            request, self._reset_request = self._reset_request, None
+        if request is not None:
+            self.estimator.reset(request)
+        try:
+            out = self.estimator.process(image, K, _seconds(header.stamp),
+                                         compute_motion=plan.motion)
+        except ValueError as error:
+            self._log.warning(f'estimator:{_kind(error)}', f'frame dropped: {error}')
+            return None
+        self._note_reset(out.reset_reason, header, image)
+        return out
+
+    def _note_reset(self, reason: str | None, header: Any, image: np.ndarray) -> None:
+        if reason is None:
+            return
+        if reason == 'first frame':
+            self._log.info('first_frame', f"first frame: {image.shape[1]}x{image.shape[0]}, "
+                           f"frame_id '{header.frame_id}'", once=True)
+        else:
+            self.stats.reset()
+            level = 'info' if 'requested' in reason else 'warning'
+            self._log.log(level, f'reset:{_kind(reason)}', f'temporal state reset: {reason} '
+                          '(this frame: depth only; odometry continues from the last pose)')
+        if not header.frame_id:
+            self._log.warning('empty_frame_id', 'input images have an empty frame_id; outputs '
+                              'copy it', once=True)
+
+    # -- arrays -> messages -> publish --------------------------------------------------------
+
+    def _publish_depth(self, header: Any, depth: np.ndarray, K: np.ndarray,
+                       plan: OutputPlan) -> None:
+        if plan.depth:
+            self._publish('depth', array_to_image(depth, '32FC1', header))
+        if plan.depth_info:
+            height, width = depth.shape
+            self._publish('depth_info', intrinsics_to_camera_info(K, width, height, header))
+
+    def _publish_views(self, header: Any, image: np.ndarray, depth: np.ndarray,
+                       out: EstimatorOutput, plan: OutputPlan, config: NodeConfig) -> None:
+        if plan.depth_color:
+            colour = colorize_depth(depth, config.depth_color_min, config.depth_color_max)
+            self._publish('depth_color', array_to_image(colour, 'bgr8', header))
+        if out.flow is not None and plan.flow:
+            self._publish('flow', array_to_image(out.flow, '32FC2', header))
+        if out.flow is not None and plan.flow_color:
+            colour = colorize_flow(out.flow, config.flow_color_max or None)
+            self._publish('flow_color', array_to_image(colour, 'bgr8', header))
+        if out.motion_mask is not None and plan.mask:
+            mono = out.motion_mask.astype(np.uint8) * np.uint8(255)
+            self._publish('mask', array_to_image(mono, 'mono8', header))
+        if out.motion_mask is not None and plan.mask_overlay:
+            self._publish('mask_overlay', array_to_image(overlay_mask(image, out.motion_mask),
+                                                         'bgr8', header))
+
+    def _publish_points(self, header: Any, image: np.ndarray, depth: np.ndarray,
+                        out: EstimatorOutput, plan: OutputPlan, config: NodeConfig) -> None:
+        if not plan.points:
+            return
+        drop = out.motion_mask if config.points_drop_moving else None
+        cloud = depth_to_pointcloud2(depth, out.intrinsics, header,
+                                     rgb=image if config.points_rgb else None, mask_drop=drop,
+                                     stride=config.points_stride)
+        self._publish('points', cloud)
+
+    def _publish_odometry(self, header: Any, out: EstimatorOutput, scale: ScaleState,
+                          plan: OutputPlan, config: NodeConfig) -> None:
+        if not (plan.odometry or plan.tf):
+            return
+        odom = self.odometry.update(out.motion, _seconds(header.stamp), scale.scale,
+                                    scale.relative_sigma, reset=out.reset_reason is not None)
+        if plan.odometry:
+            self._publish('odometry', make_odometry(
+                header.stamp, config.odom_frame, config.base_frame, odom.T_odom_base,
+                odom.linear, odom.angular, odom.pose_variance, odom.twist_variance))
+        if 'path' in self._publishers_by_output:
+            self.trajectory.append(header.stamp, odom.T_odom_base)
+            if plan.path:
+                self._publish('path', self.trajectory.to_path(header.stamp))
+        if plan.tf:
+            self._tf.sendTransform(make_transform_stamped(
+                header.stamp, config.odom_frame, config.base_frame, odom.T_odom_base))
+            self._publish_camera_frame(header)
+
+    def _publish(self, output: str, msg: Any) -> None:
+        self._publishers_by_output[output].publish(msg)
+
+    def _publish_camera_frame(self, header: Any) -> None:
+        """With no extrinsic the camera optical frame is the base frame: say so on TF once."""
+        frame = header.frame_id
+        if (self._static_tf is None or not frame or frame == self.config.base_frame
+                or frame in self._camera_frames):
+            return
+        self._camera_frames.add(frame)
+        self._static_tf.sendTransform(make_transform_stamped(
+            header.stamp, self.config.base_frame, frame, np.eye(4)))
+        self.get_logger().info(f'static TF {self.config.base_frame} -> {frame}: identity '
+                               '(base_to_camera is empty)')
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+
+    def _subscriber_counts(self) -> dict[str, int]:
+        return {name: publisher.get_subscription_count()
+                for name, publisher in self._publishers_by_output.items()}
+
+    def _latency(self, header: Any) -> float:
+        """Seconds from the input stamp to now (node clock)."""
+        return (self.get_clock().now() - Time.from_msg(header.stamp)).nanoseconds * 1e-9
+
+    def _publish_diagnostics(self) -> None:
+        from torch import __version__ as torch_version
+
+        values = self.stats.snapshot()
+        scale = self.scale.state
+        processed = values['frames_processed'] - self._last_counts[0]
+        invalid = values['dropped_invalid'] - self._last_counts[1]
+        self._last_counts = (values['frames_processed'], values['dropped_invalid'])
+        if invalid and not processed:
+            level, message = _DIAG_ERROR, 'every recent frame was dropped (see the log)'
+        elif values['input_rate_hz'] == 0.0 and not processed:
+            level, message = _DIAG_WARN, 'no images received'
+        elif not scale.established:
+            level, message = _DIAG_WARN, 'running; scale not established'
+        else:
+            level, message = _DIAG_OK, 'running'
+        camera = self._camera
+        values.update({
+            'backend': f'torch {torch_version}',
+            'device': str(self.estimator.device),
+            'precision': self.estimator.precision,
+            'model_id': self.estimator.model_id,
+            'input_size': '{}x{}'.format(*self.estimator.input_size),
+            'scale_mode': scale.mode,
+            'scale': scale.scale,
+            'scale_status': scale.status,
+            'camera_info': 'ok' if isinstance(camera, tuple) else camera or 'not received',
+            'tf': 'on' if self._tf is not None else 'off',
+        })
+        self._diagnostics.publish(make_diagnostic_array(
+            self.get_clock().now().to_msg(), f'{self.get_fully_qualified_name()}: depth',
+            str(self.estimator.device), level, message, values))
+
+    def _subscribe_inputs(self) -> None:
+        config = self.config
+        reliability = (ReliabilityPolicy.RELIABLE if config.qos_reliability == 'reliable'
+                       else ReliabilityPolicy.BEST_EFFORT)
+        qos = QoSProfile(depth=config.qos_depth, history=HistoryPolicy.KEEP_LAST,
+                         reliability=reliability, durability=DurabilityPolicy.VOLATILE)
+        from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+
+        if config.image_transport == 'compressed':
+            self.create_subscription(CompressedImage, 'image/compressed', self._on_image, qos)
+        else:
+            self.create_subscription(Image, 'image', self._on_image, qos)
+        self.create_subscription(CameraInfo, 'camera_info', self._on_camera_info, qos)
+
+    def _create_tf_broadcasters(self) -> tuple[Any, Any]:
+        if not self.config.publish_tf:
+            return None, None
+        try:
+            from tf2_ros import StaticTransformBroadcaster, TransformBroadcaster
+        except ImportError:
+            self.get_logger().warning(
+                f'tf2_ros is not importable: TF is off ({self.config.odom_frame} -> '
+                f"{self.config.base_frame} not broadcast); odometry is still published on "
+                f"'{self.resolve_topic_name(TOPICS['odometry'])}'")
+            return None, None
+        static = StaticTransformBroadcaster(self) if not self.config.base_to_camera else None
+        return TransformBroadcaster(self), static
+
+    def _announce(self) -> None:
+        config, estimator = self.config, self.estimator
+        image_topic = 'image/compressed' if config.image_transport == 'compressed' else 'image'
+        outputs = ', '.join(TOPICS[name] for name in self._publishers_by_output)
+        self.get_logger().info(
+            f'model {estimator.model_id} on {estimator.device} ({estimator.precision}), input '
+            f"{estimator.input_size[0]}x{estimator.input_size[1]}; listening on "
+            f"'{self.resolve_topic_name(image_topic)}' ({config.qos_reliability}); "
+            f'publishing {outputs}; scale: {self.scale.state.status}')
+        if str(estimator.metadata.get('trained_on', '')).startswith('untrained'):
+            self.get_logger().warning('the weights are untrained (random initialisation): '
+                                      'depth and motion are not meaningful')
+        if not config.base_to_camera:
+            self.get_logger().info(f'base_to_camera is empty: the camera optical frame is the '
+                                   f"base frame '{config.base_frame}'")
+
+    def destroy_node(self) -> None:
+        """Stop the inference thread, then the node."""
+        self._stop.set()
+        self._slot.close()
+        worker = self._worker
+        if worker is not None and worker.is_alive() and worker is not threading.current_thread():
+            worker.join(timeout=5.0)
+        super().destroy_node()
+
+
+def _message_type(output: str) -> Any:
+    from diagnostic_msgs.msg import DiagnosticArray
+    from nav_msgs.msg import Odometry, Path
+    from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+
+    return {'depth_info': CameraInfo, 'points': PointCloud2, 'odometry': Odometry, 'path': Path,
+            'diagnostics': DiagnosticArray}.get(output, Image)
+
+
+def _seconds(stamp: Any) -> float:
+    """builtin_interfaces/Time -> float seconds."""
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+def _kind(error: Any) -> str:
+    """A message with its numbers blanked: the throttling key of a kind of problem."""
+    return re.sub(r'-?\d+(\.\d+)?', '#', str(error))
+
+
+def main(args: list[str] | None = None) -> int:
+    """`ros2 run rmdepth_ros rmdepth_node`; returns the exit status (1: could not start)."""
+    rclpy.init(args=args)
+    try:
+        node = RMDepthNode()
+    except (WeightsError, ValueError) as error:
+        # one readable line, no traceback: these are configuration mistakes
+        rclpy.logging.get_logger(NODE_NAME).fatal(f'cannot start: {error}')
+        rclpy.try_shutdown()
+        return 1
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""Evaluation through the shipped inference path (`rmdepth_ros.inference.Estimator`).
+
+Used by the per-epoch validation (held-out synthetic sequences) and by `evaluate_synthetic.py`
+(synthetic metrics plus the 5-frame-snippet ATE on a KITTI odometry sequence).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rmdepth_ros.data.sequence import Sequence
+from rmdepth_ros.inference import Estimator
+from rmdepth_training.metrics import (
+    depth_metrics,
+    flow_epe,
+    mask_counts,
+    mean_metrics,
+    motion_errors,
+    snippet_ate,
+)
+
+
+def evaluate_sequences(estimator: Estimator, sequences: list[Sequence],
+                       motion: bool = True) -> dict[str, float]:
+    """Mean metrics over every frame of sequences with ground truth (the synthetic world).
+
+    Depth: median-scaled metrics per image, averaged over images (`metrics.depth_metrics`).
+    With motion=True, for every frame after the first: camera-motion errors of T_prev_cur,
+    flow EPE (pixels at the estimator's output size) against the exact flow on flow_valid
+    pixels, and the moving-object IoU accumulated over all frames (intersection / union).
+    """
+    depth_rows, motion_rows, epes = [], [], []
+    intersection = union = 0
+    for sequence in sequences:
+        estimator.reset('new sequence')
+        previous_pose = None
+        for frame in sequence:
+            out = estimator.process(frame.image, frame.intrinsics, frame.timestamp,
+                                    compute_motion=motion)
+            row = depth_metrics(frame.depth, out.depth)
+            if row is not None:
+                depth_rows.append(row)
+            if out.motion is not None and frame.pose is not None and previous_pose is not None:
+                truth = np.linalg.inv(previous_pose) @ frame.pose  # T_prev_cur
+                motion_rows.append(motion_errors(out.motion, truth))
+            if out.flow is not None and frame.flow is not None:
+                valid = frame.flow_valid if frame.flow_valid is not None else np.ones(
+                    frame.flow.shape[:2], bool)
+                epe = flow_epe(out.flow, frame.flow, valid)
+                if epe is not None:
+                    epes.append(epe)
+            if out.motion_mask is not None and frame.motion_mask is not None:
+                inter, uni = mask_counts(out.motion_mask, frame.motion_mask)
+                intersection, union = intersection + inter, union + uni
+            previous_pose = frame.pose
+    result = mean_metrics(depth_rows)
+    result.update(mean_metrics(motion_rows))
+    if epes:
+        result['flow_epe'] = float(np.mean(epes))
+    if union:
+        result['mask_iou'] = intersection / union
+    result['images'] = float(len(depth_rows))
+    return result
+
+
+def kitti_snippet_ate(estimator: Estimator, sequence: Sequence, snippet: int = 5
+                      ) -> dict[str, float]:
+    """5-frame-snippet ATE (Zhou et al. protocol as implemented by Monodepth2) on a sequence
+    with poses, e.g. `KittiOdometrySequence`.
+
+    Each snippet's trajectory is composed from the estimator's 4 pairwise motions T_prev_cur,
+    compared with the ground-truth poses relative to the snippet's first frame after shifting
+    and least-squares scaling (`metrics.snippet_ate`). Returns mean and std over snippets (m).
+    """
+    estimator.reset('new sequence')
+    motions = []  # motions[i] = T_{i, i+1} (pose of frame i+1 in frame i's camera)
+    poses = []
+    for frame in sequence:
+        out = estimator.process(frame.image, frame.intrinsics, frame.timestamp)
+        if out.motion is not None:
+            motions.append(out.motion)
+        poses.append(frame.pose)
+    errors = []
+    for start in range(len(poses) - snippet + 1):
+        pred = [np.eye(4)]
+        for i in range(start, start + snippet - 1):
+            pred.append(pred[-1] @ motions[i])
+        first = np.linalg.inv(poses[start])
+        gt = np.stack([(first @ poses[start + j])[:3, 3] for j in range(snippet)])
+        errors.append(snippet_ate(gt, np.stack([p[:3, 3] for p in pred])))
+    return {'ate_mean': float(np.mean(errors)), 'ate_std': float(np.std(errors)),
+            'snippets': float(len(errors))}
