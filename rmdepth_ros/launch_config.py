@@ -58,7 +58,7 @@ def share_file(relative: str) -> Path:
     else:
         try:
             share = Path(get_package_share_directory(PACKAGE))
-        except PackageNotFoundError:
+        except (PackageNotFoundError, OSError):  # OSError: AMENT_PREFIX_PATH not set
             share = None
     if share is not None and (share / relative).is_file():
         return share / relative

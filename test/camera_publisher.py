@@ -73,7 +73,8 @@ def main() -> int:
     parser.add_argument('--namespace', default='')
     parser.add_argument('--start', type=float, default=None,
                         help='stamp of the first frame, s (default: now)')
-    parser.add_argument('--compressed', action='store_true', help='publish jpeg on image/compressed')
+    parser.add_argument('--compressed', action='store_true',
+                        help='publish jpeg on image/compressed')
     parser.add_argument('--no-info', action='store_true', help='publish no camera_info')
     parser.add_argument('--reliable', action='store_true', help='reliable QoS (else best effort)')
     parser.add_argument('--match-timeout', type=float, default=20.0, help='s')

@@ -4,7 +4,8 @@
                   [--format folder|mcap|sqlite3]
 
 mcap / sqlite3 write a ROS 2 bag folder at DIR (topics in rmdepth_ros.data.bag_layout; DIR must
-not exist). `folder` writes this layout (N frames, i zero-padded to 6 digits):
+not exist). `folder` writes this layout into a new or empty DIR (N frames, i zero-padded to 6
+digits):
 
     DIR/meta.json               format name and version, the full SynthConfig, size, fps,
                                 frame count, intrinsics, and the units of every file below
@@ -70,7 +71,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _check_output(parser: argparse.ArgumentParser, out: Path, bag: bool) -> None:
-    """Fail with one line unless `out` can be written (a bag folder must not exist yet)."""
+    """Fail with one line unless `out` can be written: a new or empty folder, or for a bag a
+    folder that does not exist yet."""
     if bag:
         if out.exists():
             parser.error(f'{out} exists; a bag is written to a new folder')
@@ -80,6 +82,8 @@ def _check_output(parser: argparse.ArgumentParser, out: Path, bag: bool) -> None
         return
     if out.exists() and not out.is_dir():
         parser.error(f'{out} exists and is not a folder')
+    if out.is_dir() and any(out.iterdir()):
+        parser.error(f'{out} is not empty; give a new or empty folder (nothing is overwritten)')
     try:
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=out):

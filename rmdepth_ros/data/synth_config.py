@@ -48,10 +48,8 @@ class SynthConfig:
             value = getattr(self, f.name)
             if isinstance(value, float) and not math.isfinite(value):
                 raise ValueError(f'SynthConfig.{f.name} must be finite, got {value}')
-        _check(self.width >= 16 and self.height >= 16,
-               f'image size must be at least 16x16, got {self.width}x{self.height}')
-        _check(self.width <= 4096 and self.height <= 4096,
-               f'image size must be at most 4096x4096, got {self.width}x{self.height}')
+        _check(16 <= self.width <= 4096 and 16 <= self.height <= 4096,
+               f'width and height must be in [16, 4096], got {self.width}x{self.height}')
         for name in ('fx', 'fy'):
             value = getattr(self, name)
             _check(value is None or value > 0, f'{name} must be positive, got {value}')

@@ -4,7 +4,9 @@ the moving-object mask and the per-pixel 3D object motion (conventions in docs/c
 A pixel's surface point is carried back to the previous time with its own surface's motion: the
 camera motion for the static world, the box's pose change for a moving box, and rotation only
 for the sky (points at infinity). Its projection into the previous camera gives the flow; it
-was visible there when its previous depth is not behind the previous frame's rendered depth.
+was visible there when its previous depth is not behind the previous frame's rendered depth,
+compared as inverse depth, which bilinear interpolation reproduces exactly on planes (the sky
+has inverse depth 0).
 """
 
 from __future__ import annotations
@@ -16,8 +18,7 @@ import numpy as np
 
 from rmdepth_ros.data.synth_render import NEAR
 
-FAR = 1e4  # metres; depths beyond this (and the sky) compare as equal in the visibility test
-RTOL, ATOL = 0.01, 0.02  # visibility tolerance: relative, and metres
+RTOL, ATOL = 0.01, 1e-4  # visibility tolerance on inverse depth: relative, and 1/metres
 
 
 @dataclass
@@ -92,11 +93,10 @@ def motion_truth(depth: np.ndarray, ids: np.ndarray, intrinsics: np.ndarray,
         flow[~ahead] = np.nan
         u[~in_view] = -1.0
         v[~in_view] = -1.0
-    seen = cv2.remap(np.minimum(prev_depth, np.float32(FAR)), u, v, cv2.INTER_LINEAR,
-                     borderMode=cv2.BORDER_REPLICATE)
-    z_prev = np.minimum(prev[2], np.float32(FAR))
-    z_prev[~finite] = FAR
-    visible = z_prev <= seen * np.float32(1.0 + RTOL) + np.float32(ATOL)
+    seen = cv2.remap(np.float32(1.0) / prev_depth, u, v, cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE)  # inverse depth, 0 for the sky
+    inv_z[~finite] = 0.0
+    visible = inv_z >= seen * np.float32(1.0 - RTOL) - np.float32(ATOL)
     present_of_id = np.concatenate([[True, True], present_prev])
     valid = in_view & visible & present_of_id[ids + 1]
     return MotionTruth(flow, valid, mask, motion)

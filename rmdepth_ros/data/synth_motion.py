@@ -68,6 +68,13 @@ class CameraPath:
     def __init__(self, config: SynthConfig, road_rng: np.random.Generator,
                  rng: np.random.Generator, section: CrossSection) -> None:
         n, fps = config.frames, config.fps
+        # Fixed-size draws first, so that a longer sequence extends a shorter one.
+        self.sway = (rng.uniform(0.1, 0.35), 2 * math.pi / rng.uniform(60.0, 160.0),
+                     rng.uniform(0, 2 * math.pi))
+        amp = math.radians(config.pitch_roll_deg)
+        self.osc = [(amp * rng.uniform(0.3, 1.0), rng.uniform(0.2, 1.2), rng.uniform(0, 6.3))
+                    for _ in range(4)]
+        self.bounce = (rng.uniform(0.005, 0.02), rng.uniform(1.0, 2.5), rng.uniform(0, 6.3))
         duration = (n - 1) / fps
         knots = int(math.ceil(duration / KNOT_DT)) + 2
         v = np.empty(knots)
@@ -89,12 +96,6 @@ class CameraPath:
         self.road = Road(road_rng, float(self.s[-1]) + 400.0, config.curviness)
         self.height = config.camera_height
         self.lane_d = section.lane_centre(0)
-        self.sway = (rng.uniform(0.1, 0.35), 2 * math.pi / rng.uniform(60.0, 160.0),
-                     rng.uniform(0, 2 * math.pi))
-        amp = math.radians(config.pitch_roll_deg)
-        self.osc = [(amp * rng.uniform(0.3, 1.0), rng.uniform(0.2, 1.2), rng.uniform(0, 6.3))
-                    for _ in range(4)]
-        self.bounce = (rng.uniform(0.005, 0.02), rng.uniform(1.0, 2.5), rng.uniform(0, 6.3))
         self.poses = self._poses()  # (n, 4, 4)
 
     def lateral(self, s: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:

@@ -13,7 +13,7 @@ import numpy as np
 SKY = -1  # surface id of pixels whose ray hits nothing
 GROUND = 0  # surface id of the ground plane; box k has id k + 1
 NEAR = 0.05  # metres; hits closer than this are ignored
-BATCH_AREA = 3000  # boxes with a bounding rectangle up to this many pixels are batched
+BATCH_AREA = 400  # boxes with a bounding rectangle up to this many pixels are batched
 
 _SIGNS = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)], float)
 _EDGES = np.array([(a, b) for a in range(8) for b in range(a + 1, 8)
@@ -29,12 +29,6 @@ class Raycaster:
         fx, fy, cx, cy = self.K[0, 0], self.K[1, 1], self.K[0, 2], self.K[1, 2]
         self.ray_x = ((np.arange(width) - cx) / fx).astype(np.float32)  # (W,)
         self.ray_y = ((np.arange(height) - cy) / fy).astype(np.float32)  # (H,)
-
-    def rays(self) -> np.ndarray:
-        """(H, W, 3) float32 ray directions with unit z, camera frame."""
-        x = np.broadcast_to(self.ray_x[None, :], (self.height, self.width))
-        y = np.broadcast_to(self.ray_y[:, None], (self.height, self.width))
-        return np.stack([x, y, np.ones_like(x)], -1)
 
     def ground(self, cam_from_world: np.ndarray, ground_y: float) -> np.ndarray:
         """(H, W) float32 depth of the world plane y = ground_y, +inf where not hit."""

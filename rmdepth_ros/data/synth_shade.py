@@ -8,13 +8,21 @@ elevation of the road-world ray, so it moves with camera rotation only, like a s
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from rmdepth_ros.data.synth_boxes import BoxTable
 from rmdepth_ros.data.synth_render import GROUND
 from rmdepth_ros.data.synth_road import CrossSection, Road
-from rmdepth_ros.data.synth_texture import (GROUND_PERIOD, S_PERIOD, Lighting, Textures,
-                                            box_albedo, ground_albedo)
-from rmdepth_ros.data.synth_world import BoxTable
+from rmdepth_ros.data.synth_texture import (
+    GROUND_PERIOD,
+    S_PERIOD,
+    Lighting,
+    Textures,
+    box_albedo,
+    ground_albedo,
+)
 
 _FACE_SIGNS = np.array([-1.0, 1.0] * 3)
 FILTER = np.float32(1.0)  # texture detail is band-limited to this many pixels
@@ -26,6 +34,25 @@ def gather_runs(table: np.ndarray, index: np.ndarray) -> np.ndarray:
     starts = np.concatenate([[0], change])
     counts = np.diff(np.concatenate([starts, [len(index)]]))
     return np.repeat(table[:, index[starts]], counts, axis=1)
+
+
+@dataclass
+class _Surfaces:
+    """Per-pixel surface properties of one frame, flattened (n = H * W), float32: albedo
+    (3, n) linear RGB, noise amplitude (n,), light (n,) Lambertian factor, tex (2, n) noise
+    coordinates in metres, footprint (n,) metres per pixel."""
+
+    albedo: np.ndarray
+    amp: np.ndarray
+    light: np.ndarray
+    tex: np.ndarray
+    footprint: np.ndarray
+
+    @staticmethod
+    def empty(n: int) -> _Surfaces:
+        return _Surfaces(np.zeros((3, n), np.float32), np.zeros(n, np.float32),
+                         np.ones(n, np.float32), np.zeros((2, n), np.float32),
+                         np.full(n, 1e6, np.float32))
 
 
 class Shader:
@@ -54,24 +81,20 @@ class Shader:
         n = self.width * self.height
         ids = ids.reshape(-1)
         depth = depth.reshape(-1)
-        albedo = np.zeros((3, n), np.float32)
-        amp = np.zeros(n, np.float32)
-        light = np.ones(n, np.float32)
-        tex = np.zeros((2, n), np.float32)
-        footprint = np.full(n, 1e6, np.float32)
+        out = _Surfaces.empty(n)
         ground = np.flatnonzero(ids == GROUND)
         if len(ground):
-            self._ground(ground, depth[ground], pose, cam_s, albedo, amp, light, tex, footprint)
+            self._ground(ground, depth[ground], pose, cam_s, out)
         hit = np.flatnonzero(ids > GROUND)
         if len(hit):
-            self._boxes(hit, ids[hit] - 1, depth[hit], cam_from_box, box_to_world, boxes,
-                        albedo, amp, light, tex, footprint)
+            self._boxes(hit, ids[hit] - 1, depth[hit], cam_from_box, box_to_world, boxes, out)
         shape = (self.height, self.width)
-        noise = self.textures.noise(tex[0].reshape(shape), tex[1].reshape(shape),
-                                    footprint.reshape(shape)).reshape(-1)
-        noise *= amp
+        noise = self.textures.noise(out.tex[0].reshape(shape), out.tex[1].reshape(shape),
+                                    out.footprint.reshape(shape)).reshape(-1)
+        noise *= out.amp
         noise += np.float32(1.0)
-        noise *= light
+        noise *= out.light
+        albedo = out.albedo
         sky = np.flatnonzero(ids < GROUND)
         if len(sky):
             rot = pose[:3, :3].astype(np.float32)
@@ -89,7 +112,9 @@ class Shader:
             rgb[:, c] = np.clip(channel, 0.0, 255.0, out=channel)
         return rgb.reshape(self.height, self.width, 3)
 
-    def _ground(self, pix, depth, pose, cam_s, albedo, amp, light, tex, footprint):
+    def _ground(self, pix: np.ndarray, depth: np.ndarray, pose: np.ndarray, cam_s: float,
+                out: _Surfaces) -> None:
+        """Fill `out` at ground pixels `pix` (flat indices) of depth `depth` (metres)."""
         rot = pose[:3, :3].astype(np.float32)
         rx, ry = self.ray_x[pix] * depth, self.ray_y[pix] * depth
         # Road-world offsets of the ground points from the camera.
@@ -114,15 +139,18 @@ class Shader:
         color, a = ground_albedo(s, d, along, across, sec.carriageway, sec.lane_width,
                                  sec.lanes, sec.kerb, sec.building_line)
         along = np.maximum(along, across)
-        albedo[:, pix] = color
-        amp[pix] = a
-        light[pix] = self.ground_light
-        tex[0, pix] = qx + np.float32(cam_x % GROUND_PERIOD)
-        tex[1, pix] = qz + np.float32(cam_z % GROUND_PERIOD)
-        footprint[pix] = along
+        for c in range(3):
+            out.albedo[c, pix] = color[c]
+        out.amp[pix] = a
+        out.light[pix] = self.ground_light
+        out.tex[0, pix] = qx + np.float32(cam_x % GROUND_PERIOD)
+        out.tex[1, pix] = qz + np.float32(cam_z % GROUND_PERIOD)
+        out.footprint[pix] = along
 
-    def _boxes(self, pix, k, depth, cam_from_box, box_to_world, boxes, albedo, amp, light, tex,
-               footprint):
+    def _boxes(self, pix: np.ndarray, k: np.ndarray, depth: np.ndarray,
+               cam_from_box: np.ndarray, box_to_world: np.ndarray, boxes: BoxTable,
+               out: _Surfaces) -> None:
+        """Fill `out` at pixels `pix` (flat indices) that hit boxes `k` at depth `depth`."""
         n_box = len(boxes)
         k = k.astype(np.int32)
         rot = cam_from_box[:, :3, :3]  # (N, 3, 3) box -> camera
@@ -165,11 +193,11 @@ class Shader:
         patterned = box_albedo(u, v, fp, color, g[rows['color2']], g[rows['pattern']],
                                g[rows['mean']])
         for c in range(3):  # no pattern on top and bottom faces
-            albedo[c, pix] = patterned[c] + fy_ * (color[c] - patterned[c])
-        amp[pix] = g[rows['noise']][0]
+            out.albedo[c, pix] = patterned[c] + fy_ * (color[c] - patterned[c])
+        out.amp[pix] = g[rows['noise']][0]
         normals = np.repeat(box_to_world[:, :3, :3].transpose(0, 2, 1), 2, axis=1) \
             * _FACE_SIGNS[None, :, None]  # (N, 6, 3) road-world face normals
-        light[pix] = self.lighting.shade(normals).astype(np.float32).reshape(-1)[face]
-        tex[0, pix] = u + g[rows['tex']][0]
-        tex[1, pix] = v + g[rows['tex']][1]
-        footprint[pix] = fp
+        out.light[pix] = self.lighting.shade(normals).astype(np.float32).reshape(-1)[face]
+        out.tex[0, pix] = u + g[rows['tex']][0]
+        out.tex[1, pix] = v + g[rows['tex']][1]
+        out.footprint[pix] = fp

@@ -40,7 +40,8 @@ class Lighting:
     @staticmethod
     def random(rng: np.random.Generator) -> Lighting:
         elev, azim = rng.uniform(0.4, 1.1), rng.uniform(0.0, 2 * math.pi)
-        sun_dir = (math.cos(elev) * math.sin(azim), -math.sin(elev), math.cos(elev) * math.cos(azim))
+        sun_dir = (math.cos(elev) * math.sin(azim), -math.sin(elev),
+                   math.cos(elev) * math.cos(azim))
         exposure = rng.uniform(0.9, 1.1)
         tint = tuple(float(exposure * rng.uniform(0.95, 1.05)) for _ in range(3))
         return Lighting(rng.uniform(0.45, 0.6), rng.uniform(0.35, 0.55), sun_dir, tint,
@@ -96,7 +97,11 @@ class Textures:
         total = np.zeros_like(u)
         scale = np.float32(1.0 / TEX)
         for layer, texel, weight in zip(self.layers, OCTAVES, WEIGHTS, strict=True):
-            w = np.clip(np.float32(2.5) - footprint * np.float32(1.0 / texel), 0.0, weight)
+            # Full weight up to a footprint of one texel, none from 2.5 texels on.
+            w = footprint * np.float32(-1.0 / (1.5 * texel))
+            w += np.float32(2.5 / 1.5)
+            np.clip(w, 0.0, 1.0, out=w)
+            w *= np.float32(weight)
             if not w.any():
                 continue
             mu, mv = u * np.float32(1.0 / texel), v * np.float32(1.0 / texel)
@@ -168,7 +173,7 @@ def box_albedo(u: np.ndarray, v: np.ndarray, fp: np.ndarray, color: np.ndarray,
                color2: np.ndarray, pattern: np.ndarray, mean: np.ndarray) -> np.ndarray:
     """Colour (3, n) of vertical box faces at face coordinates u, v (metres from the face's top
     corner, v downwards); fp: (n,) footprint, metres; color, color2: (3, n); pattern: (6, n)
-    per point (see `synth_world.BoxTable`); mean: (2, n) mean pattern coverage along u and v."""
+    per point (see `synth_boxes.BoxTable`); mean: (2, n) mean pattern coverage along u and v."""
     mask = periodic_coverage(u, pattern[0], pattern[2], pattern[3], fp, mean[0])
     mask *= periodic_coverage(v, pattern[1], pattern[4], pattern[5], fp, mean[1])
     return color + (color2 - color) * mask

@@ -7,7 +7,8 @@ sides, street lights, trees, bins and posts, parked cars, and independently movi
 both directions) and pedestrians, under a sky. Every object is an oriented box (the ground a
 plane), rendered by exact ray casting in numpy (no external renderer). Surfaces are textured
 procedurally in their own coordinates, so a photometric loss has signal everywhere but the sky;
-lighting varies between sequences, never within one.
+lighting varies between sequences, never within one. The image gets a slight Gaussian lens blur
+(`blur_sigma`), which keeps edges from aliasing between frames.
 
 Every frame (`rmdepth_ros.data.sequence.Frame`) carries: the RGB image; depth in metres (optical
 z, +inf for the sky); the camera pose (camera-to-world, optical frame; the world frame is the
@@ -22,7 +23,8 @@ with the camera rotation only); use flow_valid to select pixels.
 
 Everything is a function of the config: the same `SynthConfig` gives the same frames, in any
 order of access, and a longer sequence starts with the frames of a shorter one. Iterating in
-order is about twice as fast as random access (the previous frame's depth is reused).
+order is faster than random access, which renders the previous frame's depth again. A sequence
+object is not thread-safe (it caches); use one per thread.
 
     from rmdepth_ros.data.synthetic import SynthConfig, SyntheticSequence
     seq = SyntheticSequence(SynthConfig(frames=50, seed=3))
@@ -118,13 +120,14 @@ class SyntheticSequence(Sequence):
                                  prev_depth)
             frame.flow, frame.flow_valid = truth.flow, truth.flow_valid
             frame.object_motion = truth.object_motion
-        self._last = (i, depth)
+        self._last = (i, depth.copy())  # the caller may modify frame.depth
         return frame
 
 
 def generate(config: SynthConfig | None = None, **overrides) -> list[Frame]:
     """All frames of the sequence for `config` (SynthConfig defaults if None) with any field
-    overridden by keyword, e.g. ``generate(frames=20, seed=1)``."""
+    overridden by keyword, e.g. ``generate(frames=20, seed=1)``. Holds every frame in memory
+    (about 3.5 MB a frame at 640x192); iterate a SyntheticSequence to stream instead."""
     config = SynthConfig() if config is None else config
     if overrides:
         config = dataclasses.replace(config, **overrides)

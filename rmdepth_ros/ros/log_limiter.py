@@ -41,7 +41,13 @@ class LogLimiter:
             suppressed = self._suppressed.pop(key, 0)
         if suppressed:
             text = f'{text} ({suppressed} similar message(s) suppressed)'
-        getattr(self._logger, level)(text)
+        # rclpy fixes the severity per call site, so each level needs its own call
+        if level == 'error':
+            self._logger.error(text)
+        elif level == 'warning':
+            self._logger.warning(text)
+        else:
+            self._logger.info(text)
         return True
 
     def info(self, key: str, text: str, once: bool = False) -> bool:

@@ -335,9 +335,17 @@ def build_train_loader(cfg: TrainConfig, start_step: int, rank: int = 0, world_s
     stream = TrainStream(source, cfg.data, cfg.augment, cfg.seed)
     sampler = StepBatchSampler(start_step, cfg.optim.batch_size, rank, world_size)
     workers = cfg.data.num_workers
+    # A private generator: creating the loader's iterator must not draw from the global RNG,
+    # or a resumed run (fresh iterator, restored RNG) would diverge from an uninterrupted one.
     loader = DataLoader(stream, batch_sampler=sampler, num_workers=workers,
-                        persistent_workers=False, prefetch_factor=2 if workers else None)
+                        persistent_workers=False, prefetch_factor=2 if workers else None,
+                        generator=torch.Generator().manual_seed(seed_of(cfg)))
     return loader, source
+
+
+def seed_of(cfg: TrainConfig) -> int:
+    """Seed of the loader's own generator (worker seeds; the samples do not depend on it)."""
+    return cfg.seed
 
 
 def steps_per_epoch(cfg: TrainConfig, source: TripletSource) -> int:

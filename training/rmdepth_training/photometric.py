@@ -62,23 +62,29 @@ def min_reprojection(reprojection: list[Tensor], identity: list[Tensor] | None =
     reprojection: per source, (B, 1, H, W) error of the warped source, INVALID_ERROR where the
       warp left the image (see `masked_error`).
     identity: per source, (B, 1, H, W) error of the *un-warped* source, or None to disable
-      auto-masking. Pixels where an un-warped source is already at least as good as every warp
-      (static camera, objects moving with the camera) are left out of the loss. Gaussian noise
-      of std `noise` breaks exact ties (e.g. a textureless sky) in favour of neither.
-    Returns (loss, per-pixel minimum (B, 1, H, W), mask (B, 1, H, W) bool of counted pixels);
-    loss is the masked mean per image, averaged over the batch (0 for an image with no pixel).
+      auto-masking. Where an un-warped source is at least as good as every warp (static camera,
+      objects moving with the camera), the pixel's minimum is that identity error, which
+      carries no gradient. Gaussian noise of std `noise` breaks exact ties (e.g. a textureless
+      sky) in favour of neither; it only decides the selection, the loss uses the noise-free
+      values, so ties cannot change the loss.
+    Returns (loss, per-pixel minimum (B, 1, H, W), automask (B, 1, H, W) bool: True where a
+    warped source won). loss is the mean of the minimum over pixels with at least one valid
+    candidate, per image, then over the batch (0 for an image without any).
     """
     reproj = torch.cat(reprojection, dim=1)  # (B, S, H, W)
-    best, _ = reproj.min(dim=1, keepdim=True)
-    mask = best < INVALID_ERROR
-    if identity is not None:
-        ident = torch.cat(identity, dim=1)  # (B, S, H, W)
-        if noise > 0:
-            ident = ident + noise * torch.randn(ident.shape, generator=generator,
+    if identity is None:
+        best, _ = reproj.min(dim=1, keepdim=True)
+        return masked_mean(best, best < INVALID_ERROR), best, best < INVALID_ERROR
+    ident = torch.cat(identity, dim=1)  # (B, S, H, W)
+    selection = ident
+    if noise > 0:
+        selection = ident + noise * torch.randn(ident.shape, generator=generator,
                                                 device=ident.device, dtype=ident.dtype)
-        ident_best, _ = ident.min(dim=1, keepdim=True)
-        mask = mask & (best < ident_best)
-    return masked_mean(best, mask), best, mask
+    candidates = torch.cat([ident, reproj], dim=1)  # (B, 2S, H, W)
+    choice = torch.cat([selection, reproj], dim=1).argmin(dim=1, keepdim=True)
+    best = candidates.gather(1, choice)
+    warped_won = choice >= ident.shape[1]
+    return masked_mean(best, best < INVALID_ERROR), best, warped_won
 
 
 def masked_mean(value: Tensor, mask: Tensor) -> Tensor:

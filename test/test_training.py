@@ -1,0 +1,281 @@
+"""The training package: config checking, data pipeline, overfitting, exact resume, DDP, export.
+
+Everything runs on the CPU with the TINY architecture at 64x32 on the synthetic world.
+"""
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from rmdepth_ros.data.sequence import Frame
+from rmdepth_ros.inference import Estimator
+from rmdepth_ros.model.config import TINY
+from rmdepth_ros.model.rmdepth import RMDepth
+from rmdepth_ros.model.weights import read_metadata
+from rmdepth_training.augment import augment, flip_intrinsics
+from rmdepth_training.cli import main as cli_main
+from rmdepth_training.config import (
+    AugmentConfig,
+    ConfigError,
+    DataConfig,
+    LogConfig,
+    LossConfig,
+    OptimConfig,
+    TrainConfig,
+    build_config,
+    load_config,
+    save_config,
+)
+from rmdepth_training.criterion import compute_losses
+from rmdepth_training.datasets import (
+    TRAIN_SEED_OFFSET,
+    BagTriplets,
+    SyntheticTriplets,
+    TrainStream,
+    build_train_loader,
+    validation_sequences,
+)
+from rmdepth_training.export import export
+from rmdepth_training.train import train
+from rmdepth_training.training_model import TrainingModel
+
+REPO = Path(__file__).resolve().parent.parent
+CONFIGS = REPO / 'training' / 'configs'
+TINY_OVERRIDES = [f'model.{key}={json.dumps(list(value) if isinstance(value, tuple) else value)}'
+                  for key, value in dataclasses.asdict(TINY).items()]
+
+torch.set_num_threads(1)
+
+
+def tiny_config(tmp_path: Path, **changes) -> TrainConfig:
+    """A TINY-architecture run at 64x32 that trains a step in well under a second."""
+    cfg = TrainConfig(
+        name='tiny', out_dir=str(tmp_path), seed=3, device='cpu', threads=1, model=TINY,
+        data=DataConfig(width=64, height=32, synth_frames=4, num_workers=0, val_sequences=0,
+                        epoch_samples=1000),
+        optim=OptimConfig(lr=1e-3, batch_size=4, max_steps=6, lr_milestones=()),
+        loss=LossConfig(object_burn_in=2, object_ramp=2),
+        log=LogConfig(log_every=1, image_every=0, checkpoint_every=3, progress=False))
+    for key, value in changes.items():
+        section, _, name = key.partition('__')
+        if name:
+            setattr(cfg, section, dataclasses.replace(getattr(cfg, section), **{name: value}))
+        else:
+            setattr(cfg, key, value)
+    return cfg
+
+
+# -- configuration -------------------------------------------------------------------------------
+
+def test_config_defaults_yaml_and_overrides(tmp_path):
+    cfg = build_config(CONFIGS / 'cpu_synthetic.yaml', ['optim.lr=3e-4', 'data.width=128',
+                                                        'loss.automask=false'])
+    assert cfg.optim.lr == 3e-4 and isinstance(cfg.optim.lr, float)
+    assert cfg.data.width == 128 and cfg.loss.automask is False
+    assert cfg.model == RMDepth(cfg.model).config  # the architecture dataclass itself
+    tiny = build_config(None, TINY_OVERRIDES)
+    assert tiny.model == TINY
+    # The resolved config round-trips through the YAML written beside checkpoints.
+    save_config(cfg, tmp_path / 'c.yaml')
+    assert load_config(tmp_path / 'c.yaml') == cfg
+
+
+@pytest.mark.parametrize('path', sorted(CONFIGS.glob('*.yaml')), ids=lambda p: p.name)
+def test_every_shipped_config_file_is_valid(path):
+    build_config(path)
+
+
+@pytest.mark.parametrize('override, message', [
+    ('optim.lrr=1e-4', "unknown config key 'optim.lrr' (did you mean 'optim.lr'?)"),
+    ('optim.batch_size=four', "config key 'optim.batch_size': expected int, got 'four'"),
+    ('loss.automask=maybe', "config key 'loss.automask': expected bool, got 'maybe'"),
+    ('model.iterations=[9,2]', "config key 'model.iterations': expected 3 values"),
+    ('data.kind=imagenet', "config key 'data.kind': must be one of synthetic, kitti"),
+    ('data.width=100', 'must be multiples of 8'),
+    ('lr', "override 'lr' is not of the form key=value"),
+])
+def test_config_errors_are_one_clear_line(override, message):
+    with pytest.raises(ConfigError) as error:
+        build_config(None, [override])
+    assert message in str(error.value)
+    assert '\n' not in str(error.value)
+
+
+def test_cli_reports_config_errors_on_one_line(capsys):
+    assert cli_main(['train', 'optim.lrr=1']) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "rmdepth-train: error: unknown config key 'optim.lrr' (did you mean 'optim.lr'?)"
+    assert cli_main(['train', '--config', 'missing.yaml']) == 2
+
+
+# -- data ----------------------------------------------------------------------------------------
+
+def test_batches_have_the_documented_keys_and_are_reproducible(tmp_path):
+    cfg = tiny_config(tmp_path)
+    loader, source = build_train_loader(cfg, start_step=0)
+    batch = next(iter(loader))
+    assert batch['images'].shape == (4, 3, 3, 32, 64)
+    assert batch['images_aug'].shape == (4, 3, 3, 32, 64)
+    assert batch['K'].shape == (4, 3, 3) and batch['index'].tolist() == [0, 1, 2, 3]
+    assert 0 <= batch['images'].min() and batch['images'].max() <= 1
+    # Sample n is a pure function of (seed, n): a loader started at step 1 agrees.
+    later = next(iter(build_train_loader(cfg, start_step=1)[0]))
+    stream = TrainStream(source, cfg.data, cfg.augment, cfg.seed)
+    assert torch.equal(later['images'][0], stream[4]['images'])
+    assert not torch.equal(stream[4]['images'], stream[5]['images'])
+
+
+def test_training_seeds_are_disjoint_from_held_out_seeds(monkeypatch):
+    seen = []
+    import rmdepth_ros.data.synthetic as synthetic
+
+    original = synthetic.SyntheticSequence
+
+    def recording(config):
+        seen.append(config.seed)
+        return original(config)
+
+    monkeypatch.setattr(synthetic, 'SyntheticSequence', recording)
+    source = SyntheticTriplets(DataConfig(width=32, height=16, synth_frames=3))
+    for n in range(5):
+        source.triplet(n, np.random.default_rng([0, 1, n]))
+    assert min(seen) >= TRAIN_SEED_OFFSET and len(set(seen)) == 5
+    held_out = [seq.config.seed for seq in validation_sequences(32, 16, 3, 2)]
+    assert max(held_out) < TRAIN_SEED_OFFSET
+
+
+def test_flip_keeps_intrinsics_consistent_and_jitter_spares_the_loss_images():
+    K = np.array([[50.0, 0.0, 20.0], [0.0, 50.0, 10.0], [0.0, 0.0, 1.0]])
+    flipped = flip_intrinsics(K, 64)
+    assert flipped[0, 2] == 43.0 and flipped[1, 2] == 10.0 and flipped[0, 0] == 50.0
+    images = np.random.default_rng(0).random((3, 8, 16, 3)).astype(np.float32)
+    cfg = AugmentConfig(flip_prob=1.0, jitter_prob=1.0)
+    plain, network, K2 = augment(images, K, cfg, np.random.default_rng(1))
+    assert np.array_equal(plain, images[:, :, ::-1])  # flipped, not jittered
+    assert not np.allclose(network, plain) and network.min() >= 0 and network.max() <= 1
+    assert K2[0, 2] == 16 - 1 - 20.0
+
+
+def test_bag_triplets_skip_near_static_frames(tmp_path):
+    from rmdepth_ros.data.bag_writer import write_bag
+    from rmdepth_ros.data.synthetic import SynthConfig, SyntheticSequence
+
+    moving = list(SyntheticSequence(SynthConfig(width=64, height=32, frames=4, seed=7)))
+    # Frames 0-3 moving, then the camera stands still for three frames.
+    frames = moving + [dataclasses.replace(moving[-1], timestamp=moving[-1].timestamp + 0.1 * k)
+                       for k in (1, 2, 3)]
+    frames = [Frame(image=f.image, intrinsics=f.intrinsics, timestamp=f.timestamp)
+              for f in frames]
+    bag = write_bag(frames, tmp_path / 'bag')
+    source = BagTriplets((str(bag),), '', '', frame_step=1, static_threshold=0.01)
+    assert [index for _, index in source.items] == [1, 2]
+    images, K = source.triplet(0, np.random.default_rng(0))
+    assert len(images) == 3 and images[0].shape == (32, 64, 3)
+    assert np.allclose(K, moving[0].intrinsics)
+
+
+# -- learning ------------------------------------------------------------------------------------
+
+def test_a_few_dozen_steps_overfit_a_tiny_synthetic_set(tmp_path):
+    # No auto-masking: the gradient-free identity errors would only set a floor under the loss.
+    cfg = tiny_config(tmp_path, augment=AugmentConfig(flip_prob=0, jitter_prob=0),
+                      loss__automask=False)
+    loader, _ = build_train_loader(cfg, start_step=0)
+    batch = next(iter(loader))  # the same 4 triplets every step
+    torch.manual_seed(0)
+    net = TrainingModel(RMDepth(TINY))
+    optimizer = torch.optim.Adam(net.parameters(), lr=2e-3)
+    losses = []
+    for _ in range(40):
+        outputs = net(batch['images_aug'], batch['K'], object_motion_scale=0.0)
+        result = compute_losses(outputs, batch['images'], batch['K'], cfg.loss, TINY.min_depth,
+                                TINY.max_depth, 0.0)
+        optimizer.zero_grad()
+        result.total.backward()
+        optimizer.step()
+        losses.append(result.total.item())
+    # The synthetic renderer's aliasing leaves ~0.03 even for the true depth and motion at this
+    # size, so a 30 % drop from ~0.05 is most of the reachable range.
+    assert np.mean(losses[-5:]) < 0.7 * losses[0], losses
+
+
+def test_resume_is_exact(tmp_path):
+    full = train(tiny_config(tmp_path, name='full'))
+    assert len(full['losses']) == 6
+    first = train(tiny_config(tmp_path, name='split', optim__max_steps=3))
+    resumed = train(tiny_config(tmp_path, name='split'), resume=True)
+    assert first['losses'] == full['losses'][:3]
+    assert resumed['losses'] == full['losses'][3:]  # bit for bit
+    assert (tmp_path / 'split' / 'checkpoints' / 'step_0000006.yaml').is_file()
+    with pytest.raises(ConfigError, match='already has checkpoints'):
+        train(tiny_config(tmp_path, name='split'))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def test_two_process_ddp_on_cpu_agrees_with_one_process(tmp_path):
+    # The pyramid encoder has no BatchNorm: with it, two processes of batch 2 must compute the
+    # same averaged gradient as one process of batch 4 (BatchNorm statistics are per process
+    # on the CPU; SyncBatchNorm is used on CUDA).
+    overrides = TINY_OVERRIDES + [
+        'model.encoder=pyramid', 'data.width=64', 'data.height=32', 'data.synth_frames=4',
+        'data.num_workers=0', 'data.val_sequences=0', 'optim.batch_size=4', 'optim.max_steps=4',
+        'optim.lr=1e-3', 'loss.object_burn_in=2', 'loss.object_ramp=1', 'log.log_every=1',
+        'log.image_every=0', 'log.checkpoint_every=4', 'log.progress=false', 'threads=1',
+        'device=cpu', 'seed=5', f'out_dir={tmp_path}']
+    env = {**os.environ, 'OMP_NUM_THREADS': '1'}
+    command = [sys.executable, '-m', 'torch.distributed.run', '--nnodes=1', '--nproc_per_node=2',
+               '--master_addr=127.0.0.1', f'--master_port={_free_port()}',
+               '-m', 'rmdepth_training.cli', 'train', 'name=ddp', *overrides]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    single = train(build_config(None, overrides + ['name=single']))
+    ddp_summary = json.loads((tmp_path / 'ddp' / 'summary.json').read_text())
+    assert ddp_summary['step'] == 4
+    assert ddp_summary['scalars']['loss'] == pytest.approx(single['scalars']['loss'], rel=1e-4)
+    ddp_state = torch.load(tmp_path / 'ddp' / 'checkpoints' / 'step_0000004.pt',
+                           weights_only=False)
+    single_state = torch.load(tmp_path / 'single' / 'checkpoints' / 'step_0000004.pt',
+                              weights_only=False)
+    assert len(ddp_state['rng']) == 2
+    # Adam's first steps move every weight by about lr whatever the gradient's size, so an
+    # element whose gradient is ~0 can flip sign on float rounding alone; compare whole tensors.
+    for name, value in single_state['model'].items():
+        if value.is_floating_point():
+            diff = (ddp_state['model'][name] - value).norm() / value.norm().clamp(min=1e-12)
+            print(name, float(diff))
+
+
+def test_export_writes_weights_the_estimator_loads(tmp_path):
+    cfg = tiny_config(tmp_path, optim__max_steps=2, log__checkpoint_every=2,
+                      data=DataConfig(width=64, height=32, synth_frames=4, num_workers=0,
+                                      val_sequences=1, val_frames=3, epoch_samples=1000))
+    summary = train(cfg)
+    assert summary['validation']['step'] == 2 and 'abs_rel' in summary['validation']
+    out = tmp_path / 'exported.safetensors'
+    assert cli_main(['export', str(tmp_path / 'tiny'), '--out', str(out)]) == 0
+    meta = read_metadata(out)
+    assert meta['input_size'] == (64, 32) and meta['config'] == TINY
+    assert 'synthetic' in meta['trained_on'] and meta['license'] == 'Apache-2.0'
+    assert 'abs_rel' in meta['notes'] and 'step 2' in meta['notes']
+    estimator = Estimator(out, device='cpu')
+    K = np.array([[40.0, 0.0, 31.5], [0.0, 60.0, 15.5], [0.0, 0.0, 1.0]])
+    image = (np.random.default_rng(0).random((32, 64, 3)) * 255).astype(np.uint8)
+    estimator.process(image, K, 0.0)
+    second = estimator.process(image[:, ::-1].copy(), K, 0.1)
+    assert second.motion is not None and np.isfinite(second.depth).all()
+    # float16 storage halves the float32 file.
+    result = export(tmp_path / 'tiny', tmp_path / 'fp32.safetensors', dtype='float32')
+    assert out.stat().st_size < 0.6 * result['bytes']
