@@ -31,6 +31,8 @@ setup(
             'rmdepth-synth = rmdepth_ros.data.synth_cli:main',
             'rmdepth_node = rmdepth_ros.ros.node:main',
             'rmdepth-node = rmdepth_ros.ros.node:main',
+            'rmdepth-eval = rmdepth_ros.evaluation.cli:main',
+            'rmdepth_eval = rmdepth_ros.evaluation.cli:main',
         ],
     },
 )

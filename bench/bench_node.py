@@ -50,7 +50,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 
 from rmdepth_ros.inference import Estimator  # noqa: E402
 from rmdepth_ros.ros import conversions as conv  # noqa: E402
-from rmdepth_ros.ros.node import RMDepthNode  # noqa: E402
+from rmdepth_ros.ros.node import RMDepthNode, output_message_type  # noqa: E402
 from rmdepth_ros.ros.output_plan import TOPICS  # noqa: E402
 
 QOS = QoSProfile(depth=10, history=HistoryPolicy.KEEP_LAST,
@@ -119,10 +119,9 @@ class Client(Node):
         self.info_pub = self.create_publisher(CameraInfo, 'camera_info', QOS)
         self.condition = threading.Condition()
         self.arrivals: dict[str, dict[tuple[int, int], float]] = {t: {} for t in TOPICS}
-        from rmdepth_ros.ros.node import _message_type
-
         for name, topic in TOPICS.items():
-            self.create_subscription(_message_type(name), topic, self._recorder(name), QOS)
+            self.create_subscription(output_message_type(name), topic, self._recorder(name),
+                                     QOS)
 
     def _recorder(self, name: str):
         def record(msg: Any) -> None:

@@ -9,6 +9,7 @@ override it. The logic lives in rmdepth_ros.launch_config (plain functions, test
 launch); this file uses only the launch / launch_ros API stable since Humble.
 """
 
+# (ruff takes `launch` for this repository's launch/ folder; it is the ROS 2 package)
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
@@ -24,7 +25,7 @@ def _launch_setup(context, *args, **kwargs):
         package=settings['package'],
         executable=settings['executable'],
         name=settings['name'],
-        namespace=settings['namespace'],
+        namespace=settings['namespace'] or None,
         parameters=settings['parameters'],
         remappings=settings['remappings'],
         output='screen',
@@ -35,7 +36,7 @@ def _launch_setup(context, *args, **kwargs):
             package='rviz2',
             executable='rviz2',
             name='rviz2',
-            namespace=settings['namespace'],
+            namespace=settings['namespace'] or None,
             arguments=['-d', str(write_rviz_config(settings))],
             parameters=[{'use_sim_time': settings['parameters'][1]['use_sim_time']}],
             output='screen',

@@ -1,156 +1,150 @@
-"""`make demo`: run the estimator over the embedded default sequence and report what it produced.
+"""`make demo`: the embedded default sequence, live through rmdepth_node, evaluated and reported.
 
-The embedded default sequence is the synthetic street world with a fixed seed (exact ground
-truth for depth, camera motion, flow and moving-object masks). The demo runs the shipped
-weights (or, if none ship yet, randomly initialised weights, and says so), scores every output
-against the ground truth, writes `summary.json` and a picture of sample frames to the output
-folder, and prints a short table.
+Steps, each announced on the terminal:
+
+1. weights: the shipped weights, or (loudly) untrained weights when none ship yet;
+2. the embedded default sequence: the synthetic street world with a fixed seed (exact ground
+   truth for depth, camera motion, flow and moving-object masks), written as a ROS 2 bag;
+3. the bag is played LIVE into the ROS graph through the real rmdepth_node (a subprocess on the
+   localhost-only DDS profile), in lockstep: each image waits for the node's answer to the
+   previous one, and never goes faster than the recorded 10 Hz;
+4. what the node published is scored against the ground truth; report.md, metrics.json, PNG
+   plots and an output bag (input + outputs, for rviz2) go to the output folder.
+
+It ends with a short table and the paths to look at.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+import shutil
 import sys
 import time
 
-import cv2
-import numpy as np
-
-from rmdepth_ros.data.synthetic import SynthConfig, SyntheticSequence
-from rmdepth_ros.evaluation.metrics import (
-    depth_metrics,
-    flow_epe,
-    mask_counts,
-    mean_metrics,
-    motion_errors,
-)
-from rmdepth_ros.inference import Estimator
-from rmdepth_ros.model.weights import DEFAULT_WEIGHTS, WeightsError
-from rmdepth_ros.ros.colormaps import colorize_depth, colorize_flow, overlay_mask
+from rmdepth_ros.data.sequence import DataError
 
 DEMO_SEED = 20221  # the embedded default sequence; never used for training
+DEMO_FRAMES = 200  # 20 s of driving at 10 Hz: ~1-3 min live at 192x64 on a shared 2-core CPU
+DEMO_SIZE = (640, 192)  # camera images (width, height); the network runs at the weights' size
 
 
 def _say(message: str) -> None:
     print(f'[demo] {message}', flush=True)
 
 
-def _weights(out_dir: Path) -> tuple[Path, bool]:
-    """The shipped weights, or freshly written untrained weights when none ship."""
-    if DEFAULT_WEIGHTS.is_file():
-        return DEFAULT_WEIGHTS, True
-    from rmdepth_ros.model.weights import main as weights_cli
-
-    path = out_dir / 'untrained.safetensors'
-    _say(f'no shipped weights at {DEFAULT_WEIGHTS}; using UNTRAINED random weights '
-         f'(depth is not meaningful until trained weights ship)')
-    weights_cli(['init', '--out', str(path), '--seed', '0'])
-    return path, False
+def _fmt(value: float | None, spec: str) -> str:
+    return 'n/a' if value is None else format(value, spec)
 
 
-def _mosaic_row(frame, out) -> np.ndarray:
-    """input | depth | flow | mask overlay, each (H, W, 3) bgr8."""
-    image_bgr = cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR)
-    depth = colorize_depth(out.depth, 1.0, 80.0)
-    if out.flow is None:
-        flow = np.zeros_like(image_bgr)
-        mask = image_bgr
-    else:
-        flow = colorize_flow(out.flow, 30.0)
-        mask = overlay_mask(frame.image, out.motion_mask)
-    return np.hstack([image_bgr, depth, flow, mask])
-
-
-def run(out_dir: Path, frames: int, size: tuple[int, int], device: str) -> dict:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    weights, trained = _weights(out_dir)
-    estimator = Estimator(weights, device=device)
-    _say(f'weights {weights} (model id {estimator.model_id}), network input '
-         f'{estimator.input_size[0]}x{estimator.input_size[1]}, device {estimator.device}')
-    config = SynthConfig(width=size[0], height=size[1], frames=frames, seed=DEMO_SEED)
-    _say(f'generating the default sequence: synthetic street world, seed {DEMO_SEED}, '
-         f'{frames} frames at {size[0]}x{size[1]}, {config.fps:g} Hz')
-    depth_rows, motion_rows, epes, rows = [], [], [], []
-    intersection = union = 0
-    previous_pose = None
-    busy = 0.0
-    for frame in SyntheticSequence(config):
-        start = time.perf_counter()
-        out = estimator.process(frame.image, frame.intrinsics, frame.timestamp)
-        busy += time.perf_counter() - start
-        metrics = depth_metrics(frame.depth, out.depth)
-        if metrics is not None:
-            depth_rows.append(metrics)
-        if out.motion is not None:
-            truth = np.linalg.inv(previous_pose) @ frame.pose   # T_prev_cur
-            motion_rows.append(motion_errors(out.motion, truth))
-            epe = flow_epe(out.flow, frame.flow, frame.flow_valid)
-            if epe is not None:
-                epes.append(epe)
-            inter, uni = mask_counts(out.motion_mask, frame.motion_mask)
-            intersection, union = intersection + inter, union + uni
-        previous_pose = frame.pose
-        if frame.index in (1, frames // 2, frames - 1):
-            rows.append(_mosaic_row(frame, out))
-        print(f'\r[demo] frame {frame.index + 1}/{frames}', end='', flush=True)
-    print()
-    summary = {
-        'weights': str(weights), 'trained_weights': trained, 'model_id': estimator.model_id,
-        'frames': frames, 'size': list(size), 'seed': DEMO_SEED,
-        'fps': frames / busy if busy > 0 else None,
-        'depth': mean_metrics(depth_rows),
-        'camera_motion': mean_metrics(motion_rows),
-        'flow_epe_px': float(np.mean(epes)) if epes else None,
-        'mask_iou': intersection / union if union else None,
-    }
-    (out_dir / 'summary.json').write_text(json.dumps(summary, indent=2))
-    cv2.imwrite(str(out_dir / 'samples.png'), np.vstack(rows))
-    return summary
-
-
-def _print_table(summary: dict, out_dir: Path) -> None:
-    depth, motion = summary['depth'], summary['camera_motion']
+def _print_table(summary: dict, out_dir: Path, input_bag: Path, output_bag: Path) -> None:
+    depth = summary.get('depth', {}).get('median_scaled', {})
+    traj = summary.get('trajectory', {})
+    latency = summary.get('latency', {})
+    trained = not summary.get('notes')
     lines = [
-        ('weights', 'shipped' if summary['trained_weights'] else 'UNTRAINED (random)'),
-        ('frames / speed', f"{summary['frames']} frames, {summary['fps']:.2f} FPS"),
-        ('depth AbsRel (median-scaled)', f"{depth.get('abs_rel', float('nan')):.3f}"),
-        ('depth RMSE (m)', f"{depth.get('rmse', float('nan')):.2f}"),
-        ('depth delta<1.25', f"{depth.get('a1', float('nan')):.3f}"),
-        ('camera rotation error (deg)', f"{motion.get('rot_err_deg', float('nan')):.3f}"),
-        ('flow EPE (px)', f"{summary['flow_epe_px']:.2f}" if summary['flow_epe_px'] is not None
-         else 'n/a'),
-        ('moving-object IoU', f"{summary['mask_iou']:.3f}" if summary['mask_iou'] is not None
-         else 'n/a'),
+        ('weights', 'shipped' if trained else 'UNTRAINED (random) - numbers are meaningless'),
+        ('frames in / answered', f"{summary['inputs']} / {summary['outputs']['depth']}"),
+        ('throughput', f"{_fmt(summary.get('throughput_fps'), '.2f')} FPS (live, lockstep)"),
+        ('latency median', f"{_fmt(latency.get('median_ms'), '.0f')} ms"),
+        ('depth AbsRel (median-scaled)', _fmt(depth.get('abs_rel'), '.3f')),
+        ('depth delta<1.25', _fmt(depth.get('a1'), '.3f')),
+        ('trajectory ATE (sim3, m)', _fmt(traj.get('ate_rmse'), '.3f')),
+        ('5-frame snippet ATE (m)', _fmt(traj.get('snippet_ate_mean'), '.4f')),
+        ('flow EPE (px) / Fl-all', f"{_fmt(summary.get('flow', {}).get('epe'), '.2f')} / "
+         f"{_fmt(summary.get('flow', {}).get('fl_all'), '.3f')}"),
+        ('moving-object IoU', _fmt(summary.get('motion_mask', {}).get('iou'), '.3f')),
     ]
     width = max(len(name) for name, _ in lines)
     print()
     for name, value in lines:
         print(f'  {name:<{width}}  {value}')
-    print(f'\n  results: {out_dir / "summary.json"}\n  pictures: {out_dir / "samples.png"}')
+    print(f'\n  report:      {out_dir / "report.md"}'
+          f'\n  metrics:     {out_dir / "metrics.json"}'
+          f"\n  plots:       {', '.join(str(out_dir / p) for p in summary['plots'].values())}"
+          f'\n  input bag:   {input_bag}'
+          f'\n  output bag:  {output_bag}  (replay: ros2 bag play {output_bag}; rviz2 topics '
+          '/rmdepth/*)')
+    for note in summary.get('notes', []):
+        print(f'\n  !!! {note}')
+
+
+def run(out_dir: Path, frames: int, size: tuple[int, int], device: str) -> dict:
+    """The whole demo (module docstring); returns the evaluation summary."""
+    from rmdepth_ros.evaluation.dds_env import ensure_localhost_dds
+
+    ensure_localhost_dds(_say)
+    from rmdepth_ros.data.bag_reader import BagSequence
+    from rmdepth_ros.data.bag_writer import write_bag
+    from rmdepth_ros.data.synthetic import SynthConfig, SyntheticSequence
+    from rmdepth_ros.evaluation.live import LiveOptions, run_live
+    from rmdepth_ros.evaluation.output_bag import OutputBag
+    from rmdepth_ros.evaluation.report import write_report
+    from rmdepth_ros.evaluation.scoring import Scorer
+    from rmdepth_ros.evaluation.session import Session, sample_indices
+    from rmdepth_ros.evaluation.weights_choice import choose_weights
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    input_bag, output_bag = out_dir / 'input_bag', out_dir / 'output_bag'
+    for old in (input_bag, output_bag):
+        if old.exists():
+            _say(f"removing the previous run's {old}")
+            shutil.rmtree(old)
+    _say('step 1/4: weights')
+    weights, note = choose_weights(None, out_dir, _say)
+    _say(f'using {weights}')
+
+    config = SynthConfig(width=size[0], height=size[1], frames=frames, seed=DEMO_SEED)
+    _say(f'step 2/4: generating the default sequence (synthetic street world, seed {DEMO_SEED},'
+         f' {frames} frames at {size[0]}x{size[1]}, {config.fps:g} Hz) as a ROS 2 bag')
+    tick = time.perf_counter()
+    write_bag(SyntheticSequence(config), input_bag, camera_height=config.camera_height)
+    _say(f'wrote {input_bag} in {time.perf_counter() - tick:.1f} s')
+
+    _say('step 3/4: playing the bag live through rmdepth_node (subprocess, localhost DDS), '
+         'recording depth, flow, motion_mask and odom')
+    sequence = BagSequence(input_bag)
+    session = Session(Scorer(), bag=OutputBag(output_bag),
+                      samples_at=sample_indices(len(sequence)))
+    if note:
+        session.notes.append(note)
+    try:
+        run_live(sequence, session, LiveOptions(weights=str(weights), device=device,
+                                                lockstep=True, log_path=out_dir / 'node.log'))
+    except BaseException:
+        session.bag.abort()
+        raise
+    session.bag.close()
+    _say(f'the node log is in {out_dir / "node.log"}')
+
+    _say('step 4/4: scoring against the ground truth and writing the report and plots')
+    summary = write_report(session, out_dir, {'input': str(input_bag), 'weights': str(weights),
+                                              'seed': DEMO_SEED, 'size': list(size)})
+    _print_table(summary, out_dir, input_bag, output_bag)
+    return summary
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog='rmdepth-demo', description=__doc__.splitlines()[0])
     parser.add_argument('--out', default='demo_output', help='output folder')
-    parser.add_argument('--frames', type=int, default=30)
-    parser.add_argument('--size', default='640x192', help='camera image size WxH')
-    parser.add_argument('--device', default='auto')
+    parser.add_argument('--frames', type=int, default=DEMO_FRAMES)
+    parser.add_argument('--size', default='{}x{}'.format(*DEMO_SIZE),
+                        help='camera image size WxH')
+    parser.add_argument('--device', default='cpu', help='auto, cpu, cuda, cuda:N')
     args = parser.parse_args(argv)
     try:
         width, height = (int(v) for v in args.size.lower().split('x'))
     except ValueError:
         parser.error(f'--size must be WIDTHxHEIGHT, got {args.size!r}')
-    if args.frames < 2:
-        parser.error('--frames must be at least 2')
-    out_dir = Path(args.out)
+    if args.frames < 5:
+        parser.error('--frames must be at least 5 (one 5-frame snippet)')
+    start = time.perf_counter()
     try:
-        summary = run(out_dir, args.frames, (width, height), args.device)
-    except (WeightsError, ValueError) as error:
+        run(Path(args.out), args.frames, (width, height), args.device)
+    except (DataError, ValueError, OSError, RuntimeError) as error:
         print(f'rmdepth-demo: {error}', file=sys.stderr)
         return 1
-    _print_table(summary, out_dir)
+    _say(f'done in {time.perf_counter() - start:.0f} s')
     return 0
 
 

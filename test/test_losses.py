@@ -4,10 +4,6 @@ photometric loss driven to zero by the true motion on an analytic textured plane
 import math
 
 import pytest
-import torch
-
-from rmdepth_ros.model.geometry import warp
-from rmdepth_ros.model.pose import invert_transform, pose_vec_to_mat
 from rmdepth_training.augment import flip_intrinsics
 from rmdepth_training.criterion import object_motion_scale
 from rmdepth_training.cycle import cycle_losses
@@ -26,6 +22,10 @@ from rmdepth_training.photometric import (
     ssim_dissimilarity,
 )
 from rmdepth_training.smoothness import disparity_smoothness, edge_aware_smoothness
+import torch
+
+from rmdepth_ros.model.geometry import warp
+from rmdepth_ros.model.pose import invert_transform, pose_vec_to_mat
 
 torch.set_num_threads(1)
 

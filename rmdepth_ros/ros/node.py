@@ -65,6 +65,10 @@ OUTPUT_QOS = QoSProfile(depth=2, history=HistoryPolicy.KEEP_LAST,
 
 _DIAG_OK, _DIAG_WARN, _DIAG_ERROR = 0, 1, 2
 
+#: odom/path is for viewing: it is published at most this often (seconds of stamp time), since
+#: a path of 1000 poses costs ~8 ms to publish.
+PATH_PERIOD = 0.5
+
 
 class RMDepthNode(Node):
     """The rmdepth_node. Raises WeightsError / ValueError at construction on bad parameters.
@@ -93,12 +97,13 @@ class RMDepthNode(Node):
         self._reset_lock = threading.Lock()
         self._reset_request: str | None = None
         self._camera_frames: set[str] = set()
+        self._path_stamp: float | None = None
 
-        self._publishers_by_output = {name: self.create_publisher(_message_type(name),
-                                                                  TOPICS[name], OUTPUT_QOS)
-                                      for name in enabled_outputs(config)}
-        self._diagnostics = self.create_publisher(_message_type('diagnostics'), '/diagnostics',
-                                                  10)
+        self._publishers_by_output = {
+            name: self.create_publisher(output_message_type(name), TOPICS[name], OUTPUT_QOS)
+            for name in enabled_outputs(config)}
+        self._diagnostics = self.create_publisher(output_message_type('diagnostics'),
+                                                  '/diagnostics', 10)
         self._tf, self._static_tf = self._create_tf_broadcasters()
         self._subscribe_inputs()
         from std_srvs.srv import Trigger
@@ -181,12 +186,12 @@ class RMDepthNode(Node):
             self.stats.invalid_frame()
             return
         plan = plan_outputs(config, self._subscriber_counts(), self._tf is not None)
-        estimated_at = time.perf_counter()
+        decoded_at = time.perf_counter()
         out = self._estimate(image, K, header, plan)
         if out is None:
             self.stats.invalid_frame()
             return
-        published_at = time.perf_counter()
+        estimated_at = time.perf_counter()
         scale = self.scale.update(out.depth, out.intrinsics)
         depth = scale.apply(out.depth)
         self._publish_depth(header, depth, out.intrinsics, plan)
@@ -196,10 +201,10 @@ class RMDepthNode(Node):
         self._publish_odometry(header, out, scale, plan, config)
         done = time.perf_counter()
         self.stats.output_frame(latency, {
-            'decode': 1e3 * (estimated_at - start),
-            'estimator': 1e3 * (published_at - estimated_at),
-            'publish': 1e3 * (done - published_at),
-            'ros_layer': 1e3 * ((estimated_at - start) + (done - published_at)),
+            'decode': 1e3 * (decoded_at - start),
+            'estimator': 1e3 * (estimated_at - decoded_at),
+            'publish': 1e3 * (done - estimated_at),
+            'ros_layer': 1e3 * ((decoded_at - start) + (done - estimated_at)),
         })
 
     def _to_array(self, msg: Any) -> np.ndarray | None:
@@ -318,7 +323,9 @@ class RMDepthNode(Node):
                 odom.linear, odom.angular, odom.pose_variance, odom.twist_variance))
         if 'path' in self._publishers_by_output:
             self.trajectory.append(header.stamp, odom.T_odom_base)
-            if plan.path:
+            stamp, last = _seconds(header.stamp), self._path_stamp
+            if plan.path and (last is None or not 0.0 <= stamp - last < PATH_PERIOD):
+                self._path_stamp = stamp
                 self._publish('path', self.trajectory.to_path(header.stamp))
         if plan.tf:
             self._tf.sendTransform(make_transform_stamped(
@@ -437,7 +444,8 @@ class RMDepthNode(Node):
         super().destroy_node()
 
 
-def _message_type(output: str) -> Any:
+def output_message_type(output: str) -> Any:
+    """The message class of an output name of `output_plan.TOPICS` (or 'diagnostics')."""
     from diagnostic_msgs.msg import DiagnosticArray
     from nav_msgs.msg import Odometry, Path
     from sensor_msgs.msg import CameraInfo, Image, PointCloud2

@@ -1,4 +1,4 @@
-"""Training configuration: typed dataclasses with defaults, YAML files, checked key=value overrides.
+"""Training configuration: typed dataclasses, YAML files, checked key=value overrides.
 
 Resolution order: dataclass defaults <- YAML file (`--config`) <- `section.key=value` overrides on
 the command line. Every key is checked against the dataclasses: an unknown key or a value of the
@@ -166,6 +166,8 @@ class TrainConfig:
       'fp16'. threads: torch CPU threads per process (0 = leave torch's default).
     pretrained_encoder: optional torchvision resnet18 state-dict file for the depth encoder
       (spec default B wants ImageNet weights; nothing is downloaded).
+    init_weights: optional rmdepth_ros weights file to start from (fine-tuning, e.g. the shipped
+      default on your own bags); its architecture must equal `model`.
     """
 
     name: str = 'run'
@@ -175,6 +177,7 @@ class TrainConfig:
     amp: str = 'auto'
     threads: int = 0
     pretrained_encoder: str = ''
+    init_weights: str = ''
     model: RMDepthConfig = field(default_factory=RMDepthConfig)
     data: DataConfig = field(default_factory=DataConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -206,8 +209,8 @@ def build_config(path: str | os.PathLike | None = None,
     for item in overrides:
         key, sep, raw = item.partition('=')
         if not sep or not key.strip():
-            raise ConfigError(f"override {item!r} is not of the form key=value "
-                              f"(e.g. optim.lr=2e-4)")
+            raise ConfigError(f'override {item!r} is not of the form key=value '
+                              f'(e.g. optim.lr=2e-4)')
         flat[key.strip()] = _parse_cli_value(raw)
     return from_flat(flat)
 

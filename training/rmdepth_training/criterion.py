@@ -20,7 +20,13 @@ from rmdepth_ros.model.geometry import warp
 from rmdepth_training.config import LossConfig
 from rmdepth_training.cycle import cycle_losses
 from rmdepth_training.object_motion_reg import outlier_aware_loss, sparsity_loss
-from rmdepth_training.photometric import masked_error, min_reprojection, photometric_error
+from rmdepth_training.photometric import (
+    AUTOMASK_NOISE,
+    masked_error,
+    min_reprojection,
+    photometric_error,
+    tie_noise,
+)
 from rmdepth_training.smoothness import disparity_smoothness
 
 
@@ -45,13 +51,17 @@ def object_motion_scale(step: int, burn_in: int, ramp: int) -> float:
 
 
 def compute_losses(outputs: dict, images: Tensor, K: Tensor, cfg: LossConfig,
-                   min_depth: float, max_depth: float, motion_scale: float) -> LossResult:
+                   min_depth: float, max_depth: float, motion_scale: float,
+                   sample_index: Tensor | None = None) -> LossResult:
     """All loss terms for one batch.
 
     outputs: `TrainingModel.forward`'s dict. images: (B, F, 3, H, W) un-augmented frames in
     [0, 1], target at F // 2 (flipped like the network inputs). K: (B, 3, 3) pixels.
     min_depth, max_depth: metres, the model's disparity range. motion_scale: the object-motion
     ramp value used in the forward pass (0 disables the object-motion regulariser).
+    sample_index: (B,) global sample numbers (batch key 'index'); they seed the auto-masking
+    tie-break noise per sample, which makes DDP and resumed runs match a single straight run.
+    None draws the noise from the global RNG.
     """
     frames = images.shape[1]
     target_index = frames // 2
@@ -64,6 +74,8 @@ def compute_losses(outputs: dict, images: Tensor, K: Tensor, cfg: LossConfig,
     use_object = motion_scale > 0
 
     identity = ([photometric_error(src, target) for src in sources] if cfg.automask else None)
+    noise = (tie_noise(sample_index, (len(sources), height, width), device=target.device)
+             if cfg.automask and sample_index is not None else AUTOMASK_NOISE)
     parts: dict[str, Tensor] = {}
     total = target.new_zeros(())
     photometric_total = target.new_zeros(())
@@ -84,7 +96,7 @@ def compute_losses(outputs: dict, images: Tensor, K: Tensor, cfg: LossConfig,
             if scale == 0:
                 full_errors.append(error)
             reprojection.append(masked_error(error, valid))
-        photometric, best, mask = min_reprojection(reprojection, identity)
+        photometric, best, mask = min_reprojection(reprojection, identity, noise)
         if scale == 0:
             depth0 = depth
             visuals = {'reprojection': best.detach(), 'automask': mask.detach().float()}

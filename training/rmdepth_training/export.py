@@ -44,8 +44,9 @@ def trained_on(cfg: TrainConfig, steps: int) -> str:
             f'{cfg.optim.batch_size} = {samples} triplets; self-supervised (no labels)')
 
 
-def export(run_dir: str | Path, out: str | Path | None = None, checkpoint: str | Path | None = None,
-           dtype: str = 'float16', notes: str = '') -> dict:
+def export(run_dir: str | Path, out: str | Path | None = None,
+           checkpoint: str | Path | None = None, dtype: str = 'float16',
+           notes: str = '') -> dict:
     """Write the weights of `checkpoint` (default: the run's newest) to `out`.
 
     out: default RUN/weights.safetensors. dtype: storage type of float tensors.

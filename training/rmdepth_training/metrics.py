@@ -38,7 +38,7 @@ def depth_metrics(gt: np.ndarray, pred: np.ndarray, min_depth: float = 1e-3,
 
 
 def flow_epe(pred: np.ndarray, gt: np.ndarray, valid: np.ndarray) -> float | None:
-    """Mean end-point error (pixels) of flow (H, W, 2) over valid (H, W) pixels with finite values."""
+    """Mean end-point error (pixels) of flows (H, W, 2) over valid (H, W), finite pixels."""
     mask = valid & np.isfinite(gt).all(-1) & np.isfinite(pred).all(-1)
     if not mask.any():
         return None

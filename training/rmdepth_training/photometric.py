@@ -19,6 +19,8 @@ SSIM_WEIGHT = 0.85
 # Reprojection error given to pixels that project outside the source image or behind its camera:
 # far above any real error (at most 1), so the minimum picks another source when one is valid.
 INVALID_ERROR = 1e3
+# Std of the auto-masking tie-break noise (Monodepth2: 1e-5).
+AUTOMASK_NOISE = 1e-5
 
 
 def ssim_dissimilarity(x: Tensor, y: Tensor) -> Tensor:
@@ -54,9 +56,22 @@ def masked_error(error: Tensor, valid: Tensor) -> Tensor:
     return torch.where(valid, error, torch.full_like(error, INVALID_ERROR))
 
 
+def tie_noise(sample_index: Tensor, shape: tuple[int, ...], std: float = AUTOMASK_NOISE,
+              device: torch.device | str = 'cpu') -> Tensor:
+    """Tie-breaking noise (B, *shape), std `std`, drawn per sample from its global index (B,).
+
+    A sample's noise depends on nothing but its index, so a batch split across processes, or a
+    resumed run, breaks exactly the same ties as one process running straight through.
+    """
+    rows = []
+    for index in sample_index.tolist():
+        generator = torch.Generator().manual_seed(int(index))
+        rows.append(torch.randn(shape, generator=generator))
+    return (torch.stack(rows) * std).to(device)
+
+
 def min_reprojection(reprojection: list[Tensor], identity: list[Tensor] | None = None,
-                     noise: float = 1e-5, generator: torch.Generator | None = None
-                     ) -> tuple[Tensor, Tensor, Tensor]:
+                     noise: Tensor | float = AUTOMASK_NOISE) -> tuple[Tensor, Tensor, Tensor]:
     """Per-pixel minimum over sources with Monodepth2-style auto-masking.
 
     reprojection: per source, (B, 1, H, W) error of the warped source, INVALID_ERROR where the
@@ -66,7 +81,8 @@ def min_reprojection(reprojection: list[Tensor], identity: list[Tensor] | None =
       objects moving with the camera), the pixel's minimum is that identity error, which
       carries no gradient. Gaussian noise of std `noise` breaks exact ties (e.g. a textureless
       sky) in favour of neither; it only decides the selection, the loss uses the noise-free
-      values, so ties cannot change the loss.
+      values, so ties cannot change the loss (they do decide which pixels pass gradient).
+    noise: a (B, S, H, W) tensor (see `tie_noise`), or a std for fresh global-RNG noise.
     Returns (loss, per-pixel minimum (B, 1, H, W), automask (B, 1, H, W) bool: True where a
     warped source won). loss is the mean of the minimum over pixels with at least one valid
     candidate, per image, then over the batch (0 for an image without any).
@@ -76,10 +92,12 @@ def min_reprojection(reprojection: list[Tensor], identity: list[Tensor] | None =
         best, _ = reproj.min(dim=1, keepdim=True)
         return masked_mean(best, best < INVALID_ERROR), best, best < INVALID_ERROR
     ident = torch.cat(identity, dim=1)  # (B, S, H, W)
-    selection = ident
-    if noise > 0:
-        selection = ident + noise * torch.randn(ident.shape, generator=generator,
-                                                device=ident.device, dtype=ident.dtype)
+    if isinstance(noise, Tensor):
+        selection = ident + noise.to(ident.dtype)
+    elif noise > 0:
+        selection = ident + noise * torch.randn_like(ident)
+    else:
+        selection = ident
     candidates = torch.cat([ident, reproj], dim=1)  # (B, 2S, H, W)
     choice = torch.cat([selection, reproj], dim=1).argmin(dim=1, keepdim=True)
     best = candidates.gather(1, choice)

@@ -34,5 +34,5 @@ def normalise_disparity(disp: Tensor) -> Tensor:
 
 
 def disparity_smoothness(disp: Tensor, image: Tensor) -> Tensor:
-    """Edge-aware smoothness of mean-normalised disparity; disp (B, 1, h, w), image (B, 3, h, w)."""
+    """Edge-aware smoothness of mean-normalised disparity (B, 1, h, w); image (B, 3, h, w)."""
     return edge_aware_smoothness(normalise_disparity(disp), image)

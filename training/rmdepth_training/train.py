@@ -20,6 +20,7 @@ from rmdepth_ros.inference import Estimator
 from rmdepth_ros.model.encoder import load_torchvision_resnet18
 from rmdepth_ros.model.geometry import motion_mask, optical_flow
 from rmdepth_ros.model.rmdepth import RMDepth
+from rmdepth_ros.model.weights import load_weights
 from rmdepth_training import distributed
 from rmdepth_training.checkpoint import (
     latest_checkpoint,
@@ -58,6 +59,12 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     model = RMDepth(cfg.model)
     if cfg.pretrained_encoder:
         load_torchvision_resnet18(model.depth_net.encoder, cfg.pretrained_encoder)
+    if cfg.init_weights and not resume:
+        start, metadata = load_weights(cfg.init_weights)
+        if metadata['config'] != cfg.model:
+            raise ConfigError(f'{cfg.init_weights}: its architecture differs from the model '
+                              'section; copy the model section from the weights file')
+        model.load_state_dict(start.state_dict(), strict=True)
     model.to(device).train()
     net: torch.nn.Module = TrainingModel(model, amp_dtype)
     if dist_info.enabled:
@@ -126,7 +133,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
 
         outputs = net(images_aug, K, motion_scale, cycle=use_cycle)
         result = compute_losses(outputs, images, K, cfg.loss, cfg.model.min_depth,
-                                cfg.model.max_depth, motion_scale)
+                                cfg.model.max_depth, motion_scale, batch['index'])
         if not torch.isfinite(result.total):
             raise FloatingPointError(f'step {step}: loss is {result.total.item()}; '
                                      f'parts {_floats(result.parts)}')
