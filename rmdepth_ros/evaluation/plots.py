@@ -27,12 +27,12 @@ _AXES = 'xyz'
 def plot_trajectory(gt_poses: np.ndarray, pred_poses: np.ndarray, path: Path) -> Path:
     """Ground truth and sim(3)-aligned prediction seen from above.
 
-    "Above" = along the axis in which the ground truth varies least (y of a camera-frame world,
-    z of an odom frame), so the plot is the x-z or x-y plane as appropriate.
+    "Above" = along the world axis closest to the cameras' mean optical y axis (down), so the
+    plot is the x-z plane of a camera-frame world and the x-y plane of an odom (REP 103) frame.
     """
     gt = gt_poses[:, :3, 3]
     pred = align(pred_poses[:, :3, 3], *umeyama(pred_poses[:, :3, 3], gt))
-    up = int(np.argmin(gt.std(axis=0)))
+    up = int(np.argmax(np.abs(gt_poses[:, :3, 1].mean(axis=0))))
     a, b = [axis for axis in range(3) if axis != up]
     fig, ax = plt.subplots(figsize=(6, 6))
     ax.plot(gt[:, a], gt[:, b], 'k-', label='ground truth')
