@@ -119,6 +119,7 @@ def run(out_dir: Path, frames: int, size: tuple[int, int], device: str) -> dict:
 
     _say('step 4/4: scoring against the ground truth and writing the report and plots')
     summary = write_report(session, out_dir, {'input': str(input_bag), 'weights': str(weights),
+                                              'playback': 'live, lockstep, at most 10 Hz',
                                               'seed': DEMO_SEED, 'size': list(size)})
     _print_table(summary, out_dir, input_bag, output_bag)
     return summary

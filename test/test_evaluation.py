@@ -27,7 +27,8 @@ from rmdepth_ros.evaluation.scoring import Scorer
 from rmdepth_ros.evaluation.session import Session, sample_indices
 
 FRAMES = 6
-CONFIG = SynthConfig(width=64, height=32, frames=FRAMES, seed=5)
+# 2.5 Hz: the node answers every frame at the recorded rate even on a loaded 2-core machine
+CONFIG = SynthConfig(width=64, height=32, frames=FRAMES, seed=5, fps=2.5)
 
 
 class TruthEstimator:
@@ -142,7 +143,7 @@ def test_live_real_node_answers_every_frame(gt_bag: Path, tiny_weights: Path,
     out = tmp_path / 'live'
     code = eval_main([str(gt_bag), '--mode', 'live', '--out', str(out), '--weights',
                       str(tiny_weights), '--output-bag', str(tmp_path / 'live_bag'),
-                      '--no-progress'])  # recorded rate: 10 Hz
+                      '--no-progress'])  # the recorded rate, 2.5 Hz
     log = (out / 'node.log').read_text() if (out / 'node.log').exists() else ''
     assert code == 0, log
     import json
@@ -155,6 +156,7 @@ def test_live_real_node_answers_every_frame(gt_bag: Path, tiny_weights: Path,
     assert summary['latency']['count'] == FRAMES
     assert 'depth' in summary and 'trajectory' in summary
     assert "first frame: 64x32, frame_id 'camera_optical_frame'" in log
+    assert '/rmdepth_eval/camera/image_raw' in log  # played under its own namespace
 
 
 # -- KITTI Eigen --------------------------------------------------------------------------------
@@ -220,3 +222,61 @@ def test_kitti_eigen_protocol_on_fake_layout(tmp_path: Path, tiny_weights: Path,
     bad.write_text('just one field\n')
     with pytest.raises(DataError, match='bad.txt:1'):
         read_test_files(bad)
+
+
+def test_cli_sets_the_localhost_dds_profile_when_unset(monkeypatch) -> None:
+    from rmdepth_ros.evaluation.dds_env import ensure_localhost_dds
+
+    for name in ('FASTRTPS_DEFAULT_PROFILES_FILE', 'FASTDDS_DEFAULT_PROFILES_FILE'):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv('ROS_AUTOMATIC_DISCOVERY_RANGE', 'SUBNET')
+    said = []
+    ensure_localhost_dds(said.append)
+    import os
+
+    assert os.environ['FASTRTPS_DEFAULT_PROFILES_FILE'].endswith('config/fastdds_localhost.xml')
+    assert os.environ['FASTDDS_DEFAULT_PROFILES_FILE'] == os.environ[
+        'FASTRTPS_DEFAULT_PROFILES_FILE']
+    assert 'ROS_AUTOMATIC_DISCOVERY_RANGE' not in os.environ
+    assert any('localhost-only DDS profile' in line for line in said)
+
+
+def test_ground_truth_poses_from_tf(tmp_path: Path, tiny_weights: Path) -> None:
+    """A bag whose only pose truth is /tf world -> camera: --gt-tf scores the trajectory."""
+    from rosbags.rosbag2 import Reader, Writer
+
+    from rmdepth_ros.data import bag_writer
+    from rmdepth_ros.data.bag_layout import TF_TYPE, seconds_to_ns, typestore
+    from rmdepth_ros.evaluation.tf_truth import PosedSequence, tf_camera_poses
+
+    frames = list(SyntheticSequence(CONFIG))
+    plain = write_bag([dataclasses.replace(f, pose=None) for f in frames], tmp_path / 'plain')
+    bag = tmp_path / 'with_tf'
+    store = typestore()
+    with Reader(plain) as reader, Writer(bag, version=8) as writer:
+        conns = {c.id: writer.add_connection(c.topic, c.msgtype, typestore=store)
+                 for c in reader.connections}
+        for conn, log_ns, raw in reader.messages():
+            writer.write(conns[conn.id], log_ns, raw)
+        tf_conn = writer.add_connection('/tf', TF_TYPE, typestore=store)
+        for frame in frames:
+            stamp = seconds_to_ns(frame.timestamp) + 3_000_000  # 3 ms off: nearest wins
+            header = bag_writer._header(stamp, 'camera_optical_frame')
+            message = bag_writer._tf_message(header, 'world', frame.pose)
+            writer.write(tf_conn, stamp, store.serialize_cdr(message, TF_TYPE))
+
+    sequence = BagSequence(bag)
+    assert all(f.pose is None for f in sequence)
+    poses = tf_camera_poses(bag, 'world:camera_optical_frame', sequence.topics.image,
+                            sequence._stamps)
+    np.testing.assert_allclose(poses[3], frames[3].pose, atol=1e-9)
+    posed = PosedSequence(sequence, poses)
+    session = Session(Scorer())
+    run_offline(posed, TruthEstimator(list(posed)), session, progress=False)
+    assert session.scorer.summary()['trajectory']['ate_rmse'] < 1e-6
+    with pytest.raises(DataError, match='no world -> nowhere transforms'):
+        tf_camera_poses(bag, 'world:nowhere', sequence.topics.image, sequence._stamps)
+    out = tmp_path / 'report'
+    assert eval_main([str(bag), '--gt-tf', 'world:camera_optical_frame', '--out', str(out),
+                      '--weights', str(tiny_weights), '--no-progress']) == 0
+    assert '"trajectory"' in (out / 'metrics.json').read_text()

@@ -62,7 +62,8 @@ def test_depth_metrics_median_scaling_and_cap() -> None:
 def test_crops() -> None:
     garg = crop_mask((100, 200), 'garg')
     rows, cols = np.nonzero(garg.any(1))[0], np.nonzero(garg.any(0))[0]
-    assert (rows[0], rows[-1], cols[0], cols[-1]) == (40, 98, 7, 191)  # int(0.408 * 100), int(0.964 * 200) - 1
+    # int(0.408 * 100) = 40 .. int(0.992 * 100) - 1, int(0.036 * 200) = 7 .. int(0.964 * 200) - 1
+    assert (rows[0], rows[-1], cols[0], cols[-1]) == (40, 98, 7, 191)
     assert crop_mask((10, 10), None).all()
     gt = np.full((100, 200), 10.0)
     pred = gt.copy()

@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     for kind in ('depth', 'odom', 'flow', 'mask'):
         parser.add_argument(f'--gt-{kind}-topic', help=f"ground-truth {kind} topic ('' = none; "
                             'default: /ground_truth/* when present)')
+    parser.add_argument('--gt-tf', metavar='PARENT:CHILD', help='ground-truth poses from this '
+                        '/tf edge of the bag (instead of an Odometry topic)')
     parser.add_argument('--max-depth', type=float, default=80.0, help='depth cap, metres')
     parser.add_argument('--crop', choices=('none', 'garg', 'eigen'), default='none')
     parser.add_argument('--rate', type=float, default=1.0, help='live: playback speed factor')
@@ -70,9 +72,17 @@ def _open(args: argparse.Namespace):
         options = {'image_topic': args.image_topic, 'camera_info_topic': args.camera_info_topic,
                    'depth_topic': args.gt_depth_topic, 'odom_topic': args.gt_odom_topic,
                    'flow_topic': args.gt_flow_topic, 'mask_topic': args.gt_mask_topic}
-    elif args.mode == 'live':
-        raise DataError(f'{path}: live mode plays ROS 2 bags only; use --mode offline')
-    return open_sequence(path, **options)
+    elif args.mode == 'live' or args.gt_tf:
+        raise DataError(f'{path}: live mode and --gt-tf need a ROS 2 bag')
+    sequence = open_sequence(path, **options)
+    if args.gt_tf:
+        from rmdepth_ros.evaluation.tf_truth import PosedSequence, tf_camera_poses
+
+        poses = tf_camera_poses(path, args.gt_tf, sequence.topics.image, sequence._stamps)
+        _say(f'ground-truth poses from /tf {args.gt_tf}: {sum(p is not None for p in poses)} '
+             f'of {len(poses)} frames')
+        sequence = PosedSequence(sequence, poses)
+    return sequence
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -118,7 +128,9 @@ def run(args: argparse.Namespace) -> dict:
         raise
     if bag is not None:
         _say(f'output bag: {bag.close()} ({bag.messages} messages)')
-    summary = write_report(session, out_dir, {'input': str(args.input),
+    playback = (f"rate x{args.rate:g}{', lockstep' if args.lockstep else ''}"
+                if args.mode == 'live' else 'in-process, every frame')
+    summary = write_report(session, out_dir, {'input': str(args.input), 'playback': playback,
                                               'weights': str(weights)})
     for family, reason in summary['skipped'].items():
         _say(f'skipped {family}: {reason}')

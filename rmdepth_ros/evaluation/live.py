@@ -2,8 +2,9 @@
 
 The node runs as a subprocess (`python -m rmdepth_ros.ros.node`, or any command given) in its
 own namespace, with its parameters on the command line (`--ros-args -p ...`) and its `image` /
-`camera_info` remapped to the bag's topics. It inherits this process's environment, so the
-localhost-only DDS profile and the ROS_DOMAIN_ID apply to it too. The recorded image and
+`camera_info` remapped to the bag's topics, which are played under that namespace too. It
+inherits this process's environment, so the localhost-only DDS profile and the ROS_DOMAIN_ID
+apply to it too. The recorded image and
 camera_info messages are published verbatim (each camera_info just before the first image it
 belongs to, so the node has intrinsics for the first frame), at the recorded rate times
 `rate`, or in lockstep (the next image only once the node answered the previous one). What the
@@ -22,15 +23,12 @@ import sys
 import threading
 import time
 
-import numpy as np
 from tqdm import tqdm
 
 from rmdepth_ros.data.bag_layout import header_stamp_ns
 from rmdepth_ros.data.bag_reader import BagSequence, open_bag_reader
-from rmdepth_ros.evaluation.prediction import Prediction
+from rmdepth_ros.evaluation.live_outputs import OutputRecorder, score_recorded
 from rmdepth_ros.evaluation.session import Session
-
-OUTPUT_TOPICS = ('depth', 'flow', 'motion_mask', 'odom')
 
 
 class LiveError(RuntimeError):
@@ -44,6 +42,7 @@ class LiveOptions:
 
     node_command: how to start the node (default: this Python, `-m rmdepth_ros.ros.node`).
     params: extra `name:=value` ROS parameters. log_path: where the node's output goes.
+    warmup: send two unscored frames first, so start-up cost does not drop bag frames.
     """
 
     weights: str | None = None
@@ -60,9 +59,11 @@ class LiveOptions:
     drain_timeout: float = 20.0
     log_path: Path | None = None
     progress: bool = True
+    warmup: bool = True
 
 
-def node_arguments(options: LiveOptions, image_topic: str, info_topic: str) -> list[str]:
+def node_arguments(options: LiveOptions, image_topic: str, info_topic: str,
+                   compressed: bool = False) -> list[str]:
     """The node's command line: remaps and `-p` parameters (QoS reliable: nothing is lost on
     the way in, so every dropped frame is the node's own doing)."""
     params = ['device:=' + options.device, 'qos_reliability:=reliable', 'qos_depth:=10',
@@ -74,44 +75,12 @@ def node_arguments(options: LiveOptions, image_topic: str, info_topic: str) -> l
                    f'input_height:={options.input_size[1]}']
     params += options.params
     args = list(options.node_command) + ['--ros-args', '-r', f'__ns:={options.namespace}',
-                                         '-r', f'image:={image_topic}',
+                                         '-r', ('image/compressed:=' if compressed
+                                                else 'image:=') + image_topic,
                                          '-r', f'camera_info:={info_topic}']
     for param in params:
         args += ['-p', param]
     return args
-
-
-class _Recorder:
-    """Subscribes to the node's outputs; keeps (message, receive wall time) by stamp (ns)."""
-
-    def __init__(self, node, namespace: str) -> None:
-        from nav_msgs.msg import Odometry
-        from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-        from sensor_msgs.msg import Image
-
-        qos = QoSProfile(depth=100, history=HistoryPolicy.KEEP_LAST,
-                         reliability=ReliabilityPolicy.RELIABLE,
-                         durability=DurabilityPolicy.VOLATILE)
-        self.lock = threading.Lock()
-        self.received: dict[str, dict[int, tuple[object, float]]] = {
-            name: {} for name in OUTPUT_TOPICS}
-        self.last_time = time.monotonic()
-        self.subscriptions = {
-            name: node.create_subscription(Odometry if name == 'odom' else Image,
-                                           f'{namespace}/{name}', self._callback(name), qos)
-            for name in OUTPUT_TOPICS}
-
-    def _callback(self, name: str):
-        def store(msg) -> None:
-            stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-            with self.lock:
-                self.received[name][stamp] = (msg, time.monotonic())
-                self.last_time = time.monotonic()
-        return store
-
-    def answered(self, stamp: int) -> bool:
-        with self.lock:
-            return stamp in self.received['depth'] and stamp in self.received['odom']
 
 
 def _wait(condition, timeout: float, process: subprocess.Popen, what: str,
@@ -159,12 +128,15 @@ def run_live(sequence: BagSequence, session: Session, options: LiveOptions) -> S
     if topics.camera_info is None:
         raise LiveError(f'{sequence.path}: live mode needs a camera_info topic in the bag')
     image_type = CompressedImage if topics.image_type.endswith('CompressedImage') else Image
-    image_topic = topics.image.removesuffix('/compressed')
+    # Played under the evaluation namespace (as `ros2 bag play --remap` would), so another
+    # publisher of the bag's topic names on this domain cannot reach the node, nor we it.
+    play_image = options.namespace + topics.image
+    play_info = options.namespace + topics.camera_info
     params = list(options.params)
     if image_type is CompressedImage:
         params.append('image_transport:=compressed')
     options = LiveOptions(**{**options.__dict__, 'params': params})
-    command = node_arguments(options, image_topic, topics.camera_info)
+    command = node_arguments(options, play_image, play_info, image_type is CompressedImage)
     log = open(options.log_path, 'w') if options.log_path else subprocess.DEVNULL
     context = rclpy.Context()
     rclpy.init(context=context)
@@ -177,9 +149,9 @@ def run_live(sequence: BagSequence, session: Session, options: LiveOptions) -> S
         from rclpy.qos import QoSProfile, ReliabilityPolicy
 
         qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-        image_pub = node.create_publisher(image_type, topics.image, qos)
-        info_pub = node.create_publisher(CameraInfo, topics.camera_info, qos)
-        recorder = _Recorder(node, options.namespace)
+        image_pub = node.create_publisher(image_type, play_image, qos)
+        info_pub = node.create_publisher(CameraInfo, play_info, qos)
+        recorder = OutputRecorder(node, options.namespace)
         spinner.start()
         _wait(lambda: image_pub.get_subscription_count() > 0
               and info_pub.get_subscription_count() > 0
@@ -199,7 +171,7 @@ def run_live(sequence: BagSequence, session: Session, options: LiveOptions) -> S
         if log is not subprocess.DEVNULL:
             log.close()
     session.mode = 'live'
-    _score(sequence, session, recorder, published)
+    score_recorded(sequence, session, recorder, published)
     return session
 
 
@@ -210,8 +182,11 @@ def _play(sequence, image_pub, info_pub, image_type, info_type, deserialize, rec
     published: list[tuple[int, float]] = []
     try:
         infos = _camera_infos(reader, sequence.topics.camera_info)
-        next_info, first_log, wall0 = 0, None, time.monotonic()
         conns = [c for c in reader.connections if c.topic == sequence.topics.image]
+        if options.warmup:
+            _warm_up(reader, conns, infos, image_pub, info_pub, image_type, info_type,
+                     deserialize, recorder, process, options)
+        next_info, first_log, wall0 = 0, None, time.monotonic()
         bar = tqdm(total=len(sequence), desc='live', unit='frame', disable=not options.progress)
         for _, log_ns, raw in reader.messages(conns):
             stamp = header_stamp_ns(raw) or log_ns
@@ -237,7 +212,42 @@ def _play(sequence, image_pub, info_pub, image_type, info_type, deserialize, rec
     return published
 
 
-def _drain(recorder: _Recorder, published: list[tuple[int, float]],
+def _warm_up(reader, conns, infos, image_pub, info_pub, image_type, info_type, deserialize,
+             recorder, process, options) -> None:
+    """Send the first image twice, stamped 1e6 s after it, and wait for the answers.
+
+    The first inferences of a fresh process are slow (lazy initialisation), which at the
+    recorded rate would make the node drop the bag's first frames. The warm-up stamps match no
+    input, and the jump back in time resets the node's temporal state before the bag starts.
+    camera_info and image travel on different topics, so the node may see the image first and
+    drop it: a warm-up frame without an answer is sent again (1 ms later) until one comes.
+    """
+    _, log_ns, raw = next(iter(reader.messages(conns)))
+    stamp = (header_stamp_ns(raw) or log_ns) + 1_000_000 * 1_000_000_000
+    deadline = time.monotonic() + options.answer_timeout
+    answered = 0
+    while answered < 2:  # the second one also runs the motion network
+        sec, nanosec = divmod(stamp, 1_000_000_000)
+        info = deserialize(infos[0][1], info_type)
+        image = deserialize(bytes(raw), image_type)
+        for msg in (info, image):
+            msg.header.stamp.sec, msg.header.stamp.nanosec = sec, nanosec
+        info_pub.publish(info)
+        time.sleep(0.1)
+        image_pub.publish(image)
+        try:
+            _wait(lambda stamp=stamp: recorder.answered(stamp),
+                  min(5.0, max(deadline - time.monotonic(), 0.1)), process,
+                  'an answer to the warm-up frames', options.log_path)
+            answered += 1
+            stamp += 100_000_000  # 0.1 s: within max_frame_gap of the previous one
+        except LiveError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise
+            stamp += 1_000_000
+
+
+def _drain(recorder: OutputRecorder, published: list[tuple[int, float]],
            options: LiveOptions) -> None:
     """Wait for the outputs of the last frames: until all answered or no output for a while."""
     while not all(recorder.answered(stamp) for stamp, _ in published):
@@ -245,40 +255,3 @@ def _drain(recorder: _Recorder, published: list[tuple[int, float]],
             return
         time.sleep(0.05)
     time.sleep(0.3)  # flow / mask of the last frame follow its depth
-
-
-def _pose(msg) -> np.ndarray:
-    from rmdepth_ros.ros.conversions import quaternion_to_matrix
-
-    p, q = msg.pose.pose.position, msg.pose.pose.orientation
-    pose = np.eye(4)
-    pose[:3, :3] = quaternion_to_matrix([q.x, q.y, q.z, q.w])
-    pose[:3, 3] = (p.x, p.y, p.z)
-    return pose
-
-
-def _score(sequence: BagSequence, session: Session, recorder: _Recorder,
-           published: list[tuple[int, float]]) -> None:
-    from rmdepth_ros.ros.conversions import image_to_array
-
-    received = recorder.received
-    for index, frame in enumerate(tqdm(sequence, total=len(sequence), desc='scoring',
-                                       unit='frame', disable=len(sequence) < 50)):
-        stamp, sent = published[index] if index < len(published) else (None, None)
-        got = {name: received[name].get(stamp) for name in OUTPUT_TOPICS}
-        pred = None
-        if any(got.values()):
-            depth, flow, mask, odom = (got[name] for name in OUTPUT_TOPICS)
-            pred = Prediction(
-                index=index, stamp_ns=stamp,
-                depth=None if depth is None else np.array(image_to_array(depth[0])),
-                flow=None if flow is None else np.array(image_to_array(flow[0])),
-                motion_mask=None if mask is None else np.array(image_to_array(mask[0])) > 0,
-                pose=None if odom is None else _pose(odom[0]),
-                latency_ms=None if depth is None else (depth[1] - sent) * 1000.0)
-        session.consume(frame, pred, stamp if stamp is not None else 0)
-    answered = sum(1 for stamp, _ in published if recorder.answered(stamp))
-    if answered < len(published):
-        session.notes.append(f'the node answered {answered} of {len(published)} input frames '
-                             '(it drops frames it cannot keep up with; try --rate < 1 or '
-                             '--lockstep)')

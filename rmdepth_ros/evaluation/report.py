@@ -57,7 +57,7 @@ def _markdown(s: dict) -> str:
     for note in s.get('notes', []):
         lines += [f'> **{note}**', '']
     lines += ['| item | value |', '|---|---|']
-    for key in ('input', 'mode', 'weights', 'model_id', 'inputs', 'wall_s', 'throughput_fps'):
+    for key in ('input', 'mode', 'playback', 'weights', 'inputs', 'wall_s', 'throughput_fps'):
         if key in s:
             lines.append(f'| {key} | {_fmt(s[key])} |')
     lines.append(f"| outputs per kind | {s['outputs']} |")
@@ -68,7 +68,8 @@ def _markdown(s: dict) -> str:
                   f"{d['crop'] or 'none'})", '', 'Median-scaled (median scale '
                   f"{d['median_scale']:.3f}):", '', depth_table(d['median_scaled']), '',
                   'Unscaled (the published metric scale):', '', depth_table(d['unscaled']), '']
-    for family, title in (('trajectory', 'Trajectory (sim(3)-aligned ATE, RPE per frame, '
+    for family, title in (('trajectory', 'Trajectory (metres; ATE after sim(3) alignment, '
+                                         'RPE per frame with that scale, rotation in degrees, '
                                          '5-frame snippet ATE)'),
                           ('flow', 'Optical flow'), ('motion_mask', 'Moving-object mask'),
                           ('latency', 'Latency')):

@@ -94,6 +94,10 @@ class OptimConfig:
     batch_size: the global batch (all processes together); it must divide by the number of
       processes. lr_milestones: steps at which the learning rate is multiplied by lr_gamma.
     grad_clip: max global gradient norm, 0 = off.
+    pose_lr_scale: learning-rate multiplier of the pose decoder. Its output is scaled by 0.01
+      (Monodepth2), so under Adam the translation grows ~100x slower than its gradient asks;
+      long runs grow out of it, short runs stall with a constant, near-zero camera motion
+      and a depth scale pinned against min_depth.
     """
 
     lr: float = 1e-4
@@ -104,6 +108,7 @@ class OptimConfig:
     lr_milestones: tuple[int, ...] = (49770,)
     lr_gamma: float = 0.1
     grad_clip: float = 0.0
+    pose_lr_scale: float = 1.0
 
 
 @dataclass

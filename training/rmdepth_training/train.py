@@ -75,7 +75,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         # part of the motion net), so the set of parameters with gradients changes over time.
         net = DistributedDataParallel(net, device_ids=[device.index] if device.index is not None
                                       else None, find_unused_parameters=True)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr, betas=cfg.optim.betas,
+    optimizer = torch.optim.Adam(_param_groups(model, cfg.optim.lr, cfg.optim.pose_lr_scale),
+                                 lr=cfg.optim.lr, betas=cfg.optim.betas,
                                  weight_decay=cfg.optim.weight_decay)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(
         optimizer, milestones=list(cfg.optim.lr_milestones), gamma=cfg.optim.lr_gamma)
@@ -228,6 +229,14 @@ def _panels(images: torch.Tensor, outputs: dict, result: Any, K: torch.Tensor) -
         moving = motion_mask(outputs['object_motion'][:1, 0].float())
     return image_panels(images[0], outputs['disp'][0][0], flow[0], valid[0], moving[0],
                         result.visuals['automask'][0])
+
+
+def _param_groups(model: RMDepth, lr: float, pose_lr_scale: float) -> list[dict]:
+    """Adam parameter groups: the pose decoder at lr * pose_lr_scale, everything else at lr."""
+    pose = list(model.motion_net.pose_decoder.parameters())
+    pose_ids = {id(p) for p in pose}
+    rest = [p for p in model.parameters() if id(p) not in pose_ids]
+    return [{'params': rest, 'lr': lr}, {'params': pose, 'lr': lr * pose_lr_scale}]
 
 
 def _device(name: str) -> torch.device:
