@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from rmdepth_ros.data.sequence import DataError
+from rmdepth_ros.opencv_images import decoded_to_rgb8
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg')
 
@@ -29,16 +30,10 @@ def read_image(path: Path) -> np.ndarray:
     if image is None or image.size == 0:
         reason = 'file not found' if not path.exists() else 'not a readable image'
         raise DataError(f'{path}: {reason}')
-    if image.dtype == np.uint16:
-        image = (image >> 8).astype(np.uint8)
-    elif image.dtype != np.uint8:
-        raise DataError(f'{path}: unsupported pixel type {image.dtype}')
-    if image.ndim == 3 and image.shape[2] == 1:
-        image = image[:, :, 0]
-    if image.ndim == 2:
-        return image
-    code = cv2.COLOR_BGR2RGB if image.shape[2] == 3 else cv2.COLOR_BGRA2RGB
-    return cv2.cvtColor(image, code)
+    try:
+        return decoded_to_rgb8(image)
+    except ValueError as error:
+        raise DataError(f'{path}: {error}') from None
 
 
 def read_uint16(path: Path) -> np.ndarray:

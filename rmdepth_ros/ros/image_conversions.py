@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 import cv2
 import numpy as np
 
+from rmdepth_ros.opencv_images import decoded_to_rgb8
 from rmdepth_ros.ros.message_fields import (
     MACHINE_IS_BIGENDIAN,
     ConversionError,
@@ -147,17 +148,10 @@ def compressed_to_rgb8(msg: Any) -> np.ndarray:
     if image is None or image.size == 0:
         raise ConversionError(
             f"cannot decode compressed image (format '{fmt}', {data.size} bytes)")
-    if image.dtype == np.uint16:
-        image = (image >> 8).astype(np.uint8)
-    elif image.dtype != np.uint8:
-        raise ConversionError(f"compressed image decodes to {image.dtype} (format '{fmt}')")
-    if image.ndim == 3 and image.shape[2] == 1:
-        image = image[:, :, 0]
-    if image.ndim == 2:
-        return image
-    # OpenCV decodes colour to BGR(A) whatever the format string's channel order says
-    code = cv2.COLOR_BGR2RGB if image.shape[2] == 3 else cv2.COLOR_BGRA2RGB
-    return cv2.cvtColor(image, code)
+    try:
+        return decoded_to_rgb8(image)
+    except ValueError as error:
+        raise ConversionError(f"compressed image: {error} (format '{fmt}')") from None
 
 
 def array_to_image(array: np.ndarray, encoding: str, header: Any | None = None,

@@ -127,7 +127,11 @@ class LossConfig:
     object_reg_margin: delta of the outlier test as a fraction of the mean rigid error.
     object_reg_eps: Charbonnier epsilon on |T_obj| / mean depth.
     cycle_rotation_weight, cycle_translation_weight: optional camera-motion cycle consistency
-      (0 = off; Li et al. use 1e-3 and 5e-2).
+      (0 = off; Li et al. use 1e-3 and 5e-2). With temporal_order it constrains the earlier
+      sources only (a later source's motion already is the inverse of a reversed pair).
+    temporal_order: feed the motion net every pair with the later frame as its target, as at
+      run time, inverting the camera motion of later sources (Monodepth2); object motion then
+      comes from earlier sources only. False: (target, source) for every source.
     """
 
     scales: int = 4
@@ -142,6 +146,7 @@ class LossConfig:
     object_reg_eps: float = 1e-3
     cycle_rotation_weight: float = 0.0
     cycle_translation_weight: float = 0.0
+    temporal_order: bool = True
 
 
 @dataclass

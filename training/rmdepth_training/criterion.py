@@ -72,6 +72,9 @@ def compute_losses(outputs: dict, images: Tensor, K: Tensor, cfg: LossConfig,
     K = K.float()
     height, width = target.shape[-2:]
     use_object = motion_scale > 0
+    # Sources whose object-motion field was predicted (with temporal order: earlier ones).
+    has_field = outputs.get('object_motion_valid', torch.ones(len(sources), dtype=torch.bool))
+    with_object = [use_object and bool(has_field[i]) for i in range(len(sources))]
 
     identity = ([photometric_error(src, target) for src in sources] if cfg.automask else None)
     noise = (tie_noise(sample_index, (len(sources), height, width), device=target.device)
@@ -90,7 +93,7 @@ def compute_losses(outputs: dict, images: Tensor, K: Tensor, cfg: LossConfig,
         _, depth = disp_to_depth(disp_full, min_depth, max_depth)
         reprojection = []
         for i, source in enumerate(sources):
-            motion = object_motion[:, i] if use_object else None
+            motion = object_motion[:, i] if with_object[i] else None
             warped, valid = warp(source, depth, K, T[:, i], motion)
             error = photometric_error(warped, target)
             if scale == 0:
@@ -109,22 +112,23 @@ def compute_losses(outputs: dict, images: Tensor, K: Tensor, cfg: LossConfig,
     parts['photometric'] = photometric_total.detach()
     parts['smoothness'] = smooth_total.detach()
 
-    if use_object and cfg.object_reg != 'none':
+    regularised = [i for i in range(len(sources)) if with_object[i]]
+    if regularised and cfg.object_reg != 'none':
         reg_total = target.new_zeros(())
-        for i, source in enumerate(sources):
+        for i in regularised:
             if cfg.object_reg == 'outlier_aware':
                 with torch.no_grad():
-                    rigid_warp, _ = warp(source, depth0, K, T[:, i])
+                    rigid_warp, _ = warp(sources[i], depth0, K, T[:, i])
                     rigid_error = photometric_error(rigid_warp, target)
                 reg, reg_parts = outlier_aware_loss(
                     object_motion[:, i], rigid_error, full_errors[i], depth0, target,
                     cfg.object_reg_weight, cfg.object_tv_weight, cfg.object_reg_margin,
                     cfg.object_reg_eps)
                 for key, value in reg_parts.items():
-                    parts[key] = parts.get(key, 0) + value / len(sources)
+                    parts[key] = parts.get(key, 0) + value / len(regularised)
             else:
                 reg = cfg.object_reg_weight * sparsity_loss(object_motion[:, i])
-            reg_total = reg_total + reg / len(sources)
+            reg_total = reg_total + reg / len(regularised)
         total = total + reg_total
         parts['object_reg'] = reg_total.detach()
 

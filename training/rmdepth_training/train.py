@@ -132,7 +132,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         motion_scale = object_motion_scale(step, cfg.loss.object_burn_in, cfg.loss.object_ramp)
         use_cycle = cfg.loss.cycle_rotation_weight > 0 or cfg.loss.cycle_translation_weight > 0
 
-        outputs = net(images_aug, K, motion_scale, cycle=use_cycle)
+        outputs = net(images_aug, K, motion_scale, cycle=use_cycle,
+                      temporal_order=cfg.loss.temporal_order)
         result = compute_losses(outputs, images, K, cfg.loss, cfg.model.min_depth,
                                 cfg.model.max_depth, motion_scale, batch['index'])
         if not torch.isfinite(result.total):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from rmdepth_ros.model.pose import invert_transform
 from rmdepth_ros.model.rmdepth import RMDepth
 
 
@@ -28,7 +29,8 @@ class TrainingModel(nn.Module):
         self.autocast_dtype = autocast_dtype
 
     def forward(self, images: Tensor, K: Tensor, object_motion_scale: float = 1.0,
-                cycle: bool = False) -> dict[str, Tensor | tuple[Tensor, ...]]:
+                cycle: bool = False, temporal_order: bool = True
+                ) -> dict[str, Tensor | tuple[Tensor, ...]]:
         """Run both networks.
 
         images: (B, F, 3, H, W) RGB in [0, 1], the frames the networks see (augmented); frame
@@ -36,20 +38,27 @@ class TrainingModel(nn.Module):
         object_motion_scale: MotionNet's object-motion ramp (0 during the burn-in).
         cycle: also run the motion net from each source back to the target (camera motion
           only), for the cycle-consistency loss.
+        temporal_order: feed the motion net every pair in temporal order, the later frame as
+          its target, exactly as the estimator does at run time (current, previous). For a
+          source after the target this gives T_t_s, which is inverted (Monodepth2's trick: the
+          net only ever sees forward motion, no direction to disambiguate); object motion is
+          then predicted for earlier sources only, since a later source's field would live on
+          the source's pixel grid. False: every source as (target, source), T_s_t directly.
 
         Returns:
           'disp': tuple of 4 sigmoid disparities, full resolution first, (B, 1, H/2^s, W/2^s);
           'depth': (B, 1, H, W) metres (model scale) from the full-resolution disparity;
           'T': (B, S, 4, 4) T_s_t per source (S = F - 1, sources in frame order);
           'object_motion': (B, S, 3, H, W) T_obj per source, metres, source-camera frame;
+          'object_motion_valid': (S,) bool, whether the source has an object-motion field
+            (zeros otherwise);
           'T_back': (B, S, 4, 4) T_t_s per source (only with cycle=True).
         """
         batch, frames = images.shape[:2]
         height, width = images.shape[-2:]
         target_index = frames // 2
         target = images[:, target_index]
-        sources = torch.cat([images[:, :target_index], images[:, target_index + 1:]], dim=1)
-        num_sources = sources.shape[1]
+        order = [i for i in range(frames) if i != target_index]  # source frames, in order
 
         # Mixed precision (CUDA) covers the depth network only, where most of the FLOPs are.
         # The motion network re-warps internally, and under autocast the projection's matrix
@@ -60,28 +69,58 @@ class TrainingModel(nn.Module):
             depth_out = self.model.depth_net(target)
         depth = depth_out['depth'].float()
 
-        # All sources in one motion-net call: the batch becomes (S * B), source-major.
-        source_flat = sources.transpose(0, 1).reshape(-1, 3, height, width)  # (S*B, 3, H, W)
-        target_rep = target.repeat(num_sources, 1, 1, 1)  # (S*B, 3, H, W)
-        depth_rep = depth.repeat(num_sources, 1, 1, 1)  # (S*B, 1, H, W)
-        K_rep = K.repeat(num_sources, 1, 1)  # (S*B, 3, 3)
-        motion = self.model.motion_net(target_rep, source_flat, depth_rep, K_rep,
-                                       object_motion_scale=object_motion_scale)
+        before = [i for i in order if i < target_index or not temporal_order]
+        after = [i for i in order if i > target_index and temporal_order]
+        T = {}
+        object_motion = {}
+        if before:
+            # Sources before the target (all sources without temporal order) in one batched
+            # call: the batch becomes (S' * B), source-major.
+            motion = self._motion(target, images[:, before], depth, K, object_motion_scale)
+            for j, i in enumerate(before):
+                T[i] = motion['T'][j]
+                object_motion[i] = motion['object_motion'][j]
+        if after:
+            # Later sources as (source, target): camera motion only, so MotionNet never reads
+            # the depth argument (it would need the later frame's depth) and gets a placeholder.
+            reverse = self._motion_pairs(images[:, after], target, depth, K, 0.0)
+            for j, i in enumerate(after):
+                T[i] = invert_transform(reverse['T'][j])  # T_t_s -> T_s_t
+                object_motion[i] = torch.zeros_like(target)
         out: dict[str, Tensor | tuple[Tensor, ...]] = {
             'disp': tuple(d.float() for d in depth_out['disp']),
             'depth': depth,
-            'T': _unflatten(motion['T'], num_sources, batch),
-            'object_motion': _unflatten(motion['object_motion'], num_sources, batch),
+            'T': torch.stack([T[i] for i in order], dim=1),
+            'object_motion': torch.stack([object_motion[i] for i in order], dim=1),
+            'object_motion_valid': torch.tensor([i in before for i in order]),
         }
         if cycle:
-            # Only the pose head is needed: object_motion_scale=0 skips the object passes, so the
-            # depth argument is a placeholder of the right shape and is never used.
-            back = self.model.motion_net(source_flat, target_rep, depth_rep.detach(), K_rep,
-                                         object_motion_scale=0.0)
-            out['T_back'] = _unflatten(back['T'], num_sources, batch)
+            # Every source back to the target, camera motion only (see `after` above).
+            back = self._motion_pairs(images[:, order], target, depth, K, 0.0)
+            out['T_back'] = torch.stack([back['T'][j] for j in range(len(order))], dim=1)
         return out
 
+    def _motion(self, target: Tensor, sources: Tensor, depth: Tensor, K: Tensor,
+                scale: float) -> dict[str, Tensor]:
+        """MotionNet(target, each source) batched; sources (B, S', 3, H, W) -> T (S', B, 4, 4),
+        object_motion (S', B, 3, H, W)."""
+        num, batch = sources.shape[1], sources.shape[0]
+        height, width = sources.shape[-2:]
+        source_flat = sources.transpose(0, 1).reshape(-1, 3, height, width)  # (S'*B, 3, H, W)
+        motion = self.model.motion_net(target.repeat(num, 1, 1, 1), source_flat,
+                                       depth.repeat(num, 1, 1, 1), K.repeat(num, 1, 1),
+                                       object_motion_scale=scale)
+        return {'T': motion['T'].reshape(num, batch, 4, 4),
+                'object_motion': motion['object_motion'].reshape(num, batch, 3, height, width)}
 
-def _unflatten(value: Tensor, num_sources: int, batch: int) -> Tensor:
-    """(S*B, ...) source-major -> (B, S, ...)."""
-    return value.reshape(num_sources, batch, *value.shape[1:]).transpose(0, 1)
+    def _motion_pairs(self, firsts: Tensor, second: Tensor, depth: Tensor, K: Tensor,
+                      scale: float) -> dict[str, Tensor]:
+        """MotionNet(each of firsts (B, S', 3, H, W) as target, second (B, 3, H, W) as source),
+        camera motion only: T (S', B, 4, 4)."""
+        num, batch = firsts.shape[1], firsts.shape[0]
+        height, width = firsts.shape[-2:]
+        first_flat = firsts.transpose(0, 1).reshape(-1, 3, height, width)  # (S'*B, 3, H, W)
+        motion = self.model.motion_net(first_flat, second.repeat(num, 1, 1, 1),
+                                       depth.detach().repeat(num, 1, 1, 1),
+                                       K.repeat(num, 1, 1), object_motion_scale=scale)
+        return {'T': motion['T'].reshape(num, batch, 4, 4)}
