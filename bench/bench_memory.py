@@ -2,7 +2,7 @@
 """Memory over a long run: resident memory while the Estimator processes N frames (10 000).
 
 Prints RSS at checkpoints and the growth after warm-up; --json prints one JSON line.
-Default: tiny input (160x48) and default architecture so 10 000 frames finish in minutes on CPU.
+Default: small input (160x48), default architecture; --tiny uses the test architecture.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from rmdepth_ros.inference import Estimator
-from rmdepth_ros.model.config import RMDepthConfig
+from rmdepth_ros.model.config import TINY, RMDepthConfig
 from rmdepth_ros.model.rmdepth import RMDepth
 from rmdepth_ros.model.weights import save_weights
 
@@ -31,11 +31,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--frames', type=int, default=10_000)
     parser.add_argument('--size', default='160x48', help='network input WxH')
     parser.add_argument('--device', default='cpu')
+    parser.add_argument('--tiny', action='store_true',
+                        help='the TINY test architecture (same code paths, much faster)')
     parser.add_argument('--json', action='store_true')
     args = parser.parse_args(argv)
     width, height = (int(v) for v in args.size.split('x'))
     torch.manual_seed(0)
-    config = RMDepthConfig()
+    config = TINY if args.tiny else RMDepthConfig()
     with tempfile.TemporaryDirectory() as tmp:
         save_weights(f'{tmp}/w.safetensors', RMDepth(config), config, (width, height))
         est = Estimator(f'{tmp}/w.safetensors', device=args.device)
@@ -51,14 +53,14 @@ def main(argv: list[str] | None = None) -> int:
         est.process(images[i % 3], k, stamp)
         if i + 1 == warmup or (i + 1) % 1000 == 0 or i + 1 == args.frames:
             checkpoints[i + 1] = round(rss_mib(), 1)
+            if not args.json:
+                print(f'frame {i + 1:>6}: RSS {checkpoints[i + 1]:8.1f} MiB', flush=True)
     growth = checkpoints[args.frames] - checkpoints[warmup]
     result = {'frames': args.frames, 'size': args.size, 'rss_mib': checkpoints,
               'growth_after_warmup_mib': round(growth, 1)}
     if args.json:
         print(json.dumps(result))
     else:
-        for frame, value in checkpoints.items():
-            print(f'frame {frame:>6}: RSS {value:8.1f} MiB')
         print(f'growth after warm-up ({warmup} frames): {growth:.1f} MiB')
     return 0
 

@@ -38,7 +38,7 @@ from rmdepth_training.datasets import (
 )
 from rmdepth_training.export import export
 from rmdepth_training.train import train
-from rmdepth_training.training_model import TrainingModel
+from rmdepth_training.training_model import TrainingModel, init_motion_net
 import torch
 
 from rmdepth_ros.data.sequence import Frame
@@ -250,10 +250,18 @@ def test_two_process_ddp_on_cpu_agrees_with_one_process(tmp_path):
     single_state = torch.load(tmp_path / 'single' / 'checkpoints' / 'step_0000004.pt',
                               weights_only=False)
     assert len(ddp_state['rng']) == 2
-    for name, value in single_state['model'].items():
-        if value.is_floating_point():
-            diff = (ddp_state['model'][name] - value).norm() / value.norm().clamp(min=1e-12)
-            assert diff < 1e-4, (name, float(diff))
+    # Same trajectory: measured against how far the weights moved from their initial values,
+    # the two runs' weights differ by float rounding only (which Adam amplifies somewhat where
+    # gradients are ~0, so compare all weights at once rather than tensor by tensor).
+    torch.manual_seed(5)
+    initial = RMDepth(build_config(None, overrides).model)  # as train() builds it
+    init_motion_net(initial)
+    start = initial.state_dict()
+    names = [n for n, v in single_state['model'].items() if v.is_floating_point()]
+    moved = torch.cat([(single_state['model'][n] - start[n]).flatten() for n in names]).norm()
+    apart = torch.cat([(ddp_state['model'][n] - single_state['model'][n]).flatten()
+                       for n in names]).norm()
+    assert apart < 1e-3 * moved
 
 
 def test_export_writes_weights_the_estimator_loads(tmp_path):
@@ -321,3 +329,21 @@ def test_kitti_split_errors_name_the_line(tmp_path):
     split.write_text('2011_09_26/2011_09_26_drive_0001_sync five l\n')
     with pytest.raises(DataError, match=r'train_files.txt:1: expected'):
         KittiTriplets(str(tmp_path), str(split), frame_step=1)
+
+
+def test_he_init_makes_the_pose_head_see_its_input():
+    """With PyTorch's default init the pose output barely depends on the images (it learns a
+    constant); after `init_motion_net` different image pairs give clearly different motion."""
+    def spread(model: RMDepth) -> float:
+        images = torch.rand(6, 2, 3, 32, 64, generator=torch.Generator().manual_seed(0))
+        K = torch.tensor([[40.0, 0.0, 31.5], [0.0, 40.0, 15.5], [0.0, 0.0, 1.0]]).expand(6, 3, 3)
+        with torch.no_grad():
+            out = model.motion_net(images[:, 0], images[:, 1], torch.ones(6, 1, 32, 64), K, 0.0)
+        pose = torch.cat([out['axisangle'], out['translation']], dim=1)  # (6, 6)
+        return float(pose.std(0).mean() / pose.abs().mean())
+
+    torch.manual_seed(0)
+    model = RMDepth(TINY)
+    before = spread(model)
+    init_motion_net(model)
+    assert spread(model) > 100 * before  # measured: 2e-4 -> 0.26 relative spread

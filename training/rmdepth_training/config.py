@@ -178,6 +178,9 @@ class TrainConfig:
       (spec default B wants ImageNet weights; nothing is downloaded).
     init_weights: optional rmdepth_ros weights file to start from (fine-tuning, e.g. the shipped
       default on your own bags); its architecture must equal `model`.
+    motion_init: 'he' re-initialises the motion network's convolutions for LeakyReLU before
+      training (`training_model.init_motion_net`: with PyTorch's default init the pose head
+      starts input-blind and learns a constant); 'default' keeps the model's own init.
     """
 
     name: str = 'run'
@@ -188,6 +191,7 @@ class TrainConfig:
     threads: int = 0
     pretrained_encoder: str = ''
     init_weights: str = ''
+    motion_init: str = 'he'
     model: RMDepthConfig = field(default_factory=RMDepthConfig)
     data: DataConfig = field(default_factory=DataConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -203,6 +207,7 @@ class TrainConfig:
 _CHOICES = {
     'data.kind': ('synthetic', 'kitti', 'cityscapes', 'bag'),
     'amp': ('auto', 'off', 'bf16', 'fp16'),
+    'motion_init': ('he', 'default'),
     'loss.object_reg': ('outlier_aware', 'sparsity', 'none'),
 }
 
