@@ -261,8 +261,8 @@ def test_ground_truth_poses_from_tf(tmp_path: Path, tiny_weights: Path) -> None:
         tf_conn = writer.add_connection('/tf', TF_TYPE, typestore=store)
         for frame in frames:
             stamp = seconds_to_ns(frame.timestamp) + 3_000_000  # 3 ms off: nearest wins
-            header = bag_writer._header(stamp, 'camera_optical_frame')
-            message = bag_writer._tf_message(header, 'world', frame.pose)
+            header = bag_writer.header_message(stamp, 'camera_optical_frame')
+            message = bag_writer.tf_message(header, 'world', frame.pose)
             writer.write(tf_conn, stamp, store.serialize_cdr(message, TF_TYPE))
 
     sequence = BagSequence(bag)

@@ -149,6 +149,11 @@ class BagSequence(Sequence):
 
     # -- frames --------------------------------------------------------------------------------
 
+    @property
+    def stamps_ns(self) -> list[int]:
+        """Header stamps of the image messages, integer nanoseconds, in frame order."""
+        return list(self._stamps)
+
     def __len__(self) -> int:
         return len(self._stamps)
 

@@ -117,45 +117,46 @@ def _write_frames(writer: Writer, frames: Iterable[Frame], fps: float | None, fr
         stamp = t0_ns + round(i * 1e9 / fps) if fps else seconds_to_ns(frame.timestamp)
         if stamp < 0:
             raise DataError(f'frame {i}: negative timestamp {frame.timestamp} s')
-        header = _header(stamp, frame_id)
+        header = header_message(stamp, frame_id)
         if i == 0:
-            topics.write(TF_STATIC_TOPIC, TF_TYPE, _tf_message(header, base_frame, mount),
+            topics.write(TF_STATIC_TOPIC, TF_TYPE, tf_message(header, base_frame, mount),
                          stamp, QOS_LATCHED)
         image = _image_message(header, frame.image, i)
         topics.write(IMAGE_TOPIC, IMAGE_TYPE, image, stamp)
-        topics.write(CAMERA_INFO_TOPIC, CAMERA_INFO_TYPE,
-                     _camera_info(header, frame.intrinsics, image.width, image.height, i), stamp)
+        info = camera_info_message(header, frame.intrinsics, image.width, image.height, i)
+        topics.write(CAMERA_INFO_TOPIC, CAMERA_INFO_TYPE, info, stamp)
         if frame.depth is not None:
             depth = np.asarray(frame.depth, dtype=np.float32)
-            topics.write(DEPTH_TOPIC, IMAGE_TYPE, _raw_image(header, depth, '32FC1'), stamp)
+            topics.write(DEPTH_TOPIC, IMAGE_TYPE, raw_image_message(header, depth, '32FC1'), stamp)
         if frame.flow is not None:
             flow = np.array(frame.flow, dtype=np.float32)
             if frame.flow_valid is not None:
                 flow[~np.asarray(frame.flow_valid, dtype=bool)] = np.nan
-            topics.write(FLOW_TOPIC, IMAGE_TYPE, _raw_image(header, flow, '32FC2'), stamp)
+            topics.write(FLOW_TOPIC, IMAGE_TYPE, raw_image_message(header, flow, '32FC2'), stamp)
         if frame.motion_mask is not None:
             mask = np.where(np.asarray(frame.motion_mask, dtype=bool), 255, 0).astype(np.uint8)
-            topics.write(MASK_TOPIC, IMAGE_TYPE, _raw_image(header, mask, 'mono8'), stamp)
+            topics.write(MASK_TOPIC, IMAGE_TYPE, raw_image_message(header, mask, 'mono8'), stamp)
         if frame.pose is not None:
             world_base = np.asarray(frame.pose, dtype=np.float64) @ np.linalg.inv(mount)
             if odom_origin is None:
                 odom_origin = np.linalg.inv(world_base)
             odom_base = odom_origin @ world_base
-            odom = _odometry(_header(stamp, odom_frame), base_frame, odom_base, previous, stamp)
+            odom = odometry_message(header_message(stamp, odom_frame), base_frame, odom_base,
+                                    previous, stamp)
             topics.write(ODOM_TOPIC, ODOM_TYPE, odom, stamp)
             previous = (stamp, odom_base)
     if t0_ns is None:
         raise DataError('no frames to write')
 
 
-def _header(stamp_ns: int, frame_id: str) -> object:
+def header_message(stamp_ns: int, frame_id: str) -> object:
     types = typestore().types
     sec, nanosec = divmod(stamp_ns, 1_000_000_000)
     return types['std_msgs/msg/Header'](
         stamp=types['builtin_interfaces/msg/Time'](sec=sec, nanosec=nanosec), frame_id=frame_id)
 
 
-def _raw_image(header: object, array: np.ndarray, encoding: str) -> object:
+def raw_image_message(header: object, array: np.ndarray, encoding: str) -> object:
     """A sensor_msgs/Image of a C-contiguous little-endian array (H, W[, C])."""
     height, width = array.shape[:2]
     data = np.ascontiguousarray(array)
@@ -170,10 +171,10 @@ def _image_message(header: object, image: np.ndarray, index: int) -> object:
                                        and image.shape[2] == 3):
         raise DataError(f'frame {index}: image must be uint8 (H, W, 3) RGB or (H, W) gray, got '
                         f'{image.dtype} {image.shape}')
-    return _raw_image(header, image, 'mono8' if image.ndim == 2 else 'rgb8')
+    return raw_image_message(header, image, 'mono8' if image.ndim == 2 else 'rgb8')
 
 
-def _camera_info(header: object, intrinsics: np.ndarray, width: int, height: int,
+def camera_info_message(header: object, intrinsics: np.ndarray, width: int, height: int,
                  index: int) -> object:
     k = np.asarray(intrinsics, dtype=np.float64)
     if k.shape != (3, 3):
@@ -187,7 +188,7 @@ def _camera_info(header: object, intrinsics: np.ndarray, width: int, height: int
         p=np.hstack([k, np.zeros((3, 1))]).ravel(), binning_x=0, binning_y=0, roi=roi)
 
 
-def _tf_message(camera_header: object, base_frame: str, mount: np.ndarray) -> object:
+def tf_message(camera_header: object, base_frame: str, mount: np.ndarray) -> object:
     """TFMessage with T_base_camera; child = the camera header's frame_id."""
     types = typestore().types
     header = types['std_msgs/msg/Header'](stamp=camera_header.stamp, frame_id=base_frame)
@@ -198,7 +199,7 @@ def _tf_message(camera_header: object, base_frame: str, mount: np.ndarray) -> ob
     return types[TF_TYPE](transforms=[stamped])
 
 
-def _odometry(header: object, child_frame: str, odom_base: np.ndarray,
+def odometry_message(header: object, child_frame: str, odom_base: np.ndarray,
               previous: tuple[int, np.ndarray] | None, stamp_ns: int) -> object:
     types = typestore().types
     linear, angular = np.zeros(3), np.zeros(3)

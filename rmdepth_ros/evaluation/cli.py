@@ -78,7 +78,7 @@ def _open(args: argparse.Namespace):
     if args.gt_tf:
         from rmdepth_ros.evaluation.tf_truth import PosedSequence, tf_camera_poses
 
-        poses = tf_camera_poses(path, args.gt_tf, sequence.topics.image, sequence._stamps)
+        poses = tf_camera_poses(path, args.gt_tf, sequence.topics.image, sequence.stamps_ns)
         _say(f'ground-truth poses from /tf {args.gt_tf}: {sum(p is not None for p in poses)} '
              f'of {len(poses)} frames')
         sequence = PosedSequence(sequence, poses)

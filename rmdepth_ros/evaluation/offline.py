@@ -27,7 +27,7 @@ def run_offline(sequence: Sequence, estimator: EstimatorLike, session: Session,
     Frame stamps come from the sequence's timestamps (for BagSequence: the image header stamps).
     """
     integrator = PoseIntegrator()
-    stamps = getattr(sequence, '_stamps', None)  # exact ns stamps of a BagSequence
+    stamps = getattr(sequence, 'stamps_ns', None)  # exact ns stamps of a BagSequence
     start = time.perf_counter()
     for i, frame in enumerate(tqdm(sequence, total=len(sequence), desc='offline', unit='frame',
                                    disable=not progress)):

@@ -63,28 +63,29 @@ class OutputBag:
 
     def add(self, frame: Frame, pred: Prediction | None, stamp_ns: int) -> None:
         """Write the input frame and whatever outputs `pred` holds, stamped `stamp_ns`."""
-        header = bag_writer._header(stamp_ns, self.frame_id)
+        header = bag_writer.header_message(stamp_ns, self.frame_id)
         image = np.asarray(frame.image)
         encoding = 'mono8' if image.ndim == 2 else 'rgb8'
-        self._write(IMAGE_TOPIC, IMAGE_TYPE, bag_writer._raw_image(header, image, encoding),
+        self._write(IMAGE_TOPIC, IMAGE_TYPE, bag_writer.raw_image_message(header, image, encoding),
                     stamp_ns)
-        self._write(CAMERA_INFO_TOPIC, CAMERA_INFO_TYPE, bag_writer._camera_info(
+        self._write(CAMERA_INFO_TOPIC, CAMERA_INFO_TYPE, bag_writer.camera_info_message(
             header, frame.intrinsics, image.shape[1], image.shape[0], frame.index), stamp_ns)
         if pred is None:
             return
         if pred.depth is not None:
-            self._write(DEPTH_OUT, IMAGE_TYPE, bag_writer._raw_image(
+            self._write(DEPTH_OUT, IMAGE_TYPE, bag_writer.raw_image_message(
                 header, np.asarray(pred.depth, np.float32), '32FC1'), stamp_ns)
         if pred.flow is not None:
-            self._write(FLOW_OUT, IMAGE_TYPE, bag_writer._raw_image(
+            self._write(FLOW_OUT, IMAGE_TYPE, bag_writer.raw_image_message(
                 header, np.asarray(pred.flow, np.float32), '32FC2'), stamp_ns)
         if pred.motion_mask is not None:
             mask = np.where(pred.motion_mask, 255, 0).astype(np.uint8)
-            self._write(MASK_OUT, IMAGE_TYPE, bag_writer._raw_image(header, mask, 'mono8'),
+            self._write(MASK_OUT, IMAGE_TYPE, bag_writer.raw_image_message(header, mask, 'mono8'),
                         stamp_ns)
         if pred.pose is not None:
-            odom = bag_writer._odometry(bag_writer._header(stamp_ns, self.odom_frame),
-                                        self.frame_id, pred.pose, self._previous, stamp_ns)
+            header = bag_writer.header_message(stamp_ns, self.odom_frame)
+            odom = bag_writer.odometry_message(header, self.frame_id, pred.pose, self._previous,
+                                               stamp_ns)
             self._write(ODOM_OUT, ODOM_TYPE, odom, stamp_ns)
             self._previous = (stamp_ns, pred.pose)
 
