@@ -22,7 +22,10 @@ setup(
         (os.path.join('share', PACKAGE, 'config'), glob('config/*.yaml') + glob('config/*.rviz')
          + glob('config/*.xml')),
     ],
-    install_requires=['numpy', 'pyyaml', 'safetensors', 'opencv-python-headless', 'rosbags'],
+    # Runtime dependencies come from package.xml (rosdep) on a ROS 2 install and from the pinned
+    # requirements.txt in a venv. Listing pip names here would make the setuptools-generated
+    # `ros2 run` scripts fail on systems where e.g. OpenCV comes from apt (python3-opencv).
+    install_requires=['setuptools'],
     zip_safe=True,
     tests_require=['pytest'],
     entry_points={
