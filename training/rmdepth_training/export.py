@@ -40,8 +40,9 @@ def trained_on(cfg: TrainConfig, steps: int) -> str:
         'cityscapes': f'Cityscapes leftImg8bit_sequence/{data.split or "train"}',
         'bag': f'ROS 2 bags: {", ".join(Path(b).name for b in data.bags)}',
     }[data.kind]
+    start = f'; started from {Path(cfg.init_weights).name}' if cfg.init_weights else ''
     return (f'{where}; {data.width}x{data.height}; {steps} steps x batch '
-            f'{cfg.optim.batch_size} = {samples} triplets; self-supervised (no labels)')
+            f'{cfg.optim.batch_size} = {samples} triplets{start}; self-supervised (no labels)')
 
 
 def export(run_dir: str | Path, out: str | Path | None = None,

@@ -3,7 +3,8 @@
 `rmdepth_ros.model.rmdepth.RMDepth` deliberately has no forward (the estimator calls its two
 networks in turn). DistributedDataParallel synchronises gradients of what runs inside the
 wrapped module's forward, so training wraps it here: depth of the target frame, then the motion
-from the target to every source frame in one batched motion-net call.
+between the target and its sources (batched motion-net calls, pairs in temporal order).
+`init_motion_net` is the He re-initialisation the trainer applies to the motion network.
 """
 
 from __future__ import annotations
