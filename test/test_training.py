@@ -301,7 +301,7 @@ def test_without_tensorboard_scalars_go_to_jsonl(tmp_path, monkeypatch, capsys):
 
 
 def test_metrics_on_known_answers():
-    from rmdepth_training.metrics import depth_metrics, motion_errors, snippet_ate
+    from rmdepth_ros.evaluation.metrics import depth_metrics, motion_errors, snippet_ate
 
     gt = np.linspace(2.0, 60.0, 200, dtype=np.float32).reshape(10, 20)
     gt[0, 0] = np.inf  # sky is ignored

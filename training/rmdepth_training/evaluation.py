@@ -9,8 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from rmdepth_ros.data.sequence import Sequence
-from rmdepth_ros.inference import Estimator
-from rmdepth_training.metrics import (
+from rmdepth_ros.evaluation.metrics import (
     depth_metrics,
     flow_epe,
     mask_counts,
@@ -18,6 +17,7 @@ from rmdepth_training.metrics import (
     motion_errors,
     snippet_ate,
 )
+from rmdepth_ros.inference import Estimator
 
 
 def evaluate_sequences(estimator: Estimator, sequences: list[Sequence],
