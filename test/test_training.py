@@ -38,7 +38,7 @@ from rmdepth_training.datasets import (
 )
 from rmdepth_training.export import export
 from rmdepth_training.train import train
-from rmdepth_training.training_model import TrainingModel, init_motion_net
+from rmdepth_training.training_model import TrainingModel
 import torch
 
 from rmdepth_ros.data.sequence import Frame
@@ -255,7 +255,6 @@ def test_two_process_ddp_on_cpu_agrees_with_one_process(tmp_path):
     # gradients are ~0, so compare all weights at once rather than tensor by tensor).
     torch.manual_seed(5)
     initial = RMDepth(build_config(None, overrides).model)  # as train() builds it
-    init_motion_net(initial)
     start = initial.state_dict()
     names = [n for n, v in single_state['model'].items() if v.is_floating_point()]
     moved = torch.cat([(single_state['model'][n] - start[n]).flatten() for n in names]).norm()
@@ -333,7 +332,8 @@ def test_kitti_split_errors_name_the_line(tmp_path):
 
 def test_he_init_makes_the_pose_head_see_its_input():
     """With PyTorch's default init the pose output barely depends on the images (it learns a
-    constant); after `init_motion_net` different image pairs give clearly different motion."""
+    constant); with the model's own He init different image pairs give clearly different
+    motion."""
     def spread(model: RMDepth) -> float:
         images = torch.rand(6, 2, 3, 32, 64, generator=torch.Generator().manual_seed(0))
         K = torch.tensor([[40.0, 0.0, 31.5], [0.0, 40.0, 15.5], [0.0, 0.0, 1.0]]).expand(6, 3, 3)
@@ -344,6 +344,9 @@ def test_he_init_makes_the_pose_head_see_its_input():
 
     torch.manual_seed(0)
     model = RMDepth(TINY)
-    before = spread(model)
-    init_motion_net(model)
-    assert spread(model) > 100 * before  # measured: 2e-4 -> 0.26 relative spread
+    he = spread(model)
+    model.motion_net.reset_parameters('pytorch')
+    pytorch = spread(model)
+    assert he > 100 * pytorch  # measured: 0.26 vs 2e-4 relative spread
+    with pytest.raises(ValueError, match="init scheme must be 'he' or 'pytorch'"):
+        model.motion_net.reset_parameters('xavier')

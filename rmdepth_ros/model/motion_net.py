@@ -58,6 +58,32 @@ class MotionNet(nn.Module):
             self.object_decoders = nn.ModuleList([
                 ObjectMotionDecoder(cfg, cfg.motion_channels[level - 1], with_prior=level != 3)
                 for level in _LEVELS])
+        self.reset_parameters()
+
+    def reset_parameters(self, scheme: str = 'he') -> None:
+        """(Re-)initialise every convolution, in place; the constructor applies 'he'.
+
+        'he': He (Kaiming) normal init for LeakyReLU(0.1) with zero biases; the output layers
+        (pose and object-motion heads, no activation) get the linear gain. 'pytorch': PyTorch's
+        own default (uniform, gain 1/sqrt(3), non-zero biases), kept for comparison: through the
+        8 plain conv + LeakyReLU layers from the image pair to the pose output it shrinks the
+        image-dependent part of the signal by ~1e6 in variance while the biases stay, so the pose
+        head starts input-blind and, in a short training run, learns a constant motion.
+        """
+        if scheme not in ('he', 'pytorch'):
+            raise ValueError(f"init scheme must be 'he' or 'pytorch', got {scheme!r}")
+        heads = {'pose_decoder.out'} | {f'object_decoders.{i}.convs.2' for i in range(3)}
+        for name, module in self.named_modules():
+            if not isinstance(module, nn.Conv2d):
+                continue
+            if scheme == 'pytorch':
+                module.reset_parameters()
+                continue
+            linear = name in heads
+            nn.init.kaiming_normal_(module.weight, a=0.0 if linear else 0.1, mode='fan_in',
+                                    nonlinearity='linear' if linear else 'leaky_relu')
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
 
     def forward(self, target: Tensor, source: Tensor, depth_t: Tensor, K: Tensor,
                 object_motion_scale: float = 1.0) -> dict[str, Tensor | tuple[Tensor, ...]]:

@@ -178,9 +178,9 @@ class TrainConfig:
       (spec default B wants ImageNet weights; nothing is downloaded).
     init_weights: optional rmdepth_ros weights file to start from (fine-tuning, e.g. the shipped
       default on your own bags); its architecture must equal `model`.
-    motion_init: 'he' re-initialises the motion network's convolutions for LeakyReLU before
-      training (`training_model.init_motion_net`: with PyTorch's default init the pose head
-      starts input-blind and learns a constant); 'default' keeps the model's own init.
+    motion_init: 'he' trains the motion network from the model's own He init; 'default'
+      re-initialises its convolutions with PyTorch's default init, for comparison (with it the
+      pose head starts input-blind and learns a constant; `MotionNet.reset_parameters`).
     """
 
     name: str = 'run'

@@ -34,7 +34,7 @@ from rmdepth_training.criterion import compute_losses, object_motion_scale
 from rmdepth_training.datasets import build_train_loader, steps_per_epoch, validation_sequences
 from rmdepth_training.evaluation import evaluate_sequences
 from rmdepth_training.logs import RunLogger, image_panels
-from rmdepth_training.training_model import TrainingModel, init_motion_net
+from rmdepth_training.training_model import TrainingModel
 
 
 def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
@@ -57,8 +57,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     # -- model, optimiser, schedule ------------------------------------------------------------
     torch.manual_seed(cfg.seed)
     model = RMDepth(cfg.model)
-    if cfg.motion_init == 'he':
-        init_motion_net(model)
+    if cfg.motion_init == 'default':
+        model.motion_net.reset_parameters('pytorch')  # the model itself builds it He-initialised
     if cfg.pretrained_encoder:
         load_torchvision_resnet18(model.depth_net.encoder, cfg.pretrained_encoder)
     if cfg.init_weights and not resume:

@@ -4,7 +4,6 @@
 networks in turn). DistributedDataParallel synchronises gradients of what runs inside the
 wrapped module's forward, so training wraps it here: depth of the target frame, then the motion
 between the target and its sources (batched motion-net calls, pairs in temporal order).
-`init_motion_net` is the He re-initialisation the trainer applies to the motion network.
 """
 
 from __future__ import annotations
@@ -126,23 +125,3 @@ class TrainingModel(nn.Module):
                                        K.repeat(num, 1, 1), object_motion_scale=scale)
         return {'T': motion['T'].reshape(num, batch, 4, 4)}
 
-
-def init_motion_net(model: RMDepth) -> None:
-    """He initialisation of the motion network's convolutions, in place (zero biases).
-
-    rmdepth_ros.model builds them with PyTorch's default init (uniform, gain 1/sqrt(3)) and
-    non-zero biases: through the 8 plain conv + LeakyReLU layers from the image pair to the pose
-    output, the image-dependent part of the signal shrinks by ~1e6 in variance while the biases
-    do not, so the pose head starts (and, in a short run, stays) input-blind and learns a
-    constant motion. He init for LeakyReLU(0.1) keeps the signal's scale through the stack;
-    output layers (pose and object-motion heads, no activation) get the linear gain.
-    """
-    heads = {'pose_decoder.out'} | {f'object_decoders.{i}.convs.2' for i in range(3)}
-    for name, module in model.motion_net.named_modules():
-        if isinstance(module, torch.nn.Conv2d):
-            linear = name in heads
-            torch.nn.init.kaiming_normal_(module.weight, a=0.0 if linear else 0.1,
-                                          mode='fan_in',
-                                          nonlinearity='linear' if linear else 'leaky_relu')
-            if module.bias is not None:
-                torch.nn.init.zeros_(module.bias)
