@@ -3,7 +3,7 @@
     rmdepth-train train --config training/configs/cpu_synthetic.yaml [section.key=value ...]
     rmdepth-train train --resume runs/NAME [section.key=value ...]
     rmdepth-train export runs/NAME [--out FILE] [--dtype float16]
-    rmdepth-train evaluate WEIGHTS [--kitti-odometry DIR] [--json FILE]
+    rmdepth-train evaluate WEIGHTS [--render WxH] [--breakdown] [--seeds validation] [--json FILE]
 
 Multi-GPU: torchrun --nproc_per_node=N -m rmdepth_training.cli train --config ...
 Configuration errors print one line and exit with status 2.

@@ -1,7 +1,8 @@
 """Evaluation through the shipped inference path (`rmdepth_ros.inference.Estimator`).
 
 Used by the per-epoch validation (held-out synthetic sequences) and by `evaluate_synthetic.py`
-(synthetic metrics plus the 5-frame-snippet ATE on a KITTI odometry sequence).
+(synthetic metrics, where the depth error is, and the 5-frame-snippet ATE on a KITTI odometry
+sequence).
 """
 
 from __future__ import annotations
@@ -11,13 +12,17 @@ import numpy as np
 from rmdepth_ros.data.sequence import Sequence
 from rmdepth_ros.evaluation.metrics import (
     depth_metrics,
+    depth_valid,
     flow_epe,
     mask_counts,
     mean_metrics,
+    median_scale,
     motion_errors,
     snippet_ate,
 )
 from rmdepth_ros.inference import Estimator
+
+DEPTH_BINS = (0.0, 5.0, 10.0, 20.0, 40.0, 80.0)  # metres, ground truth
 
 
 def evaluate_sequences(estimator: Estimator, sequences: list[Sequence],
@@ -60,6 +65,48 @@ def evaluate_sequences(estimator: Estimator, sequences: list[Sequence],
     if union:
         result['mask_iou'] = intersection / union
     result['images'] = float(len(depth_rows))
+    return result
+
+
+def abs_rel_breakdown(estimator: Estimator, sequences: list[Sequence],
+                      bins: tuple[float, ...] = DEPTH_BINS) -> dict[str, float]:
+    """Where the depth error is: AbsRel pooled over the pixels of each group.
+
+    Each image's prediction is median-scaled and clamped as in `metrics.depth_metrics` (valid:
+    gt in (1e-3, bins[-1]) m); the groups are ground-truth depth bins ('0-5m', ...) and, on
+    frames with a motion mask, 'moving' and 'static' pixels. Keys 'abs_rel_<group>' and
+    'share_<group>' (the group's fraction of all valid pixels). Pixel-pooled, so not the same
+    number as the per-image mean AbsRel of `evaluate_sequences`.
+    """
+    names = [f'{lo:g}-{hi:g}m' for lo, hi in zip(bins[:-1], bins[1:], strict=True)]
+    sums = dict.fromkeys([*names, 'moving', 'static'], 0.0)
+    counts = dict.fromkeys(sums, 0)
+    for sequence in sequences:
+        estimator.reset('new sequence')
+        for frame in sequence:
+            out = estimator.process(frame.image, frame.intrinsics, frame.timestamp,
+                                    compute_motion=False)
+            valid = depth_valid(frame.depth, out.depth, max_depth=bins[-1])
+            scale = median_scale(frame.depth, out.depth, valid)
+            if scale is None:
+                continue
+            gt = frame.depth[valid].astype(np.float64)
+            pred = np.clip(out.depth[valid] * scale, 1e-3, bins[-1])
+            rel = np.abs(pred - gt) / gt
+            groups = {name: (gt >= lo) & (gt < hi)
+                      for name, lo, hi in zip(names, bins[:-1], bins[1:], strict=True)}
+            if frame.motion_mask is not None:
+                moving = frame.motion_mask.astype(bool)[valid]
+                groups.update(moving=moving, static=~moving)
+            for name, members in groups.items():
+                sums[name] += float(rel[members].sum())
+                counts[name] += int(members.sum())
+    total = sum(counts[name] for name in names)
+    result = {}
+    for name in sums:
+        if counts[name]:
+            result[f'abs_rel_{name}'] = sums[name] / counts[name]
+            result[f'share_{name}'] = counts[name] / total
     return result
 
 
