@@ -1,4 +1,4 @@
-"""rmdepth_training.evaluation.abs_rel_breakdown and the evaluate_synthetic command line."""
+"""rmdepth_training.evaluation.AbsRelBreakdown and the evaluate_synthetic command line."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from rmdepth_training.datasets import VALIDATION_SEED
 from rmdepth_training.evaluate_synthetic import main as evaluate_main
-from rmdepth_training.evaluation import abs_rel_breakdown
+from rmdepth_training.evaluation import AbsRelBreakdown, evaluate_sequences
 
 
 class _ScaledTruth:
@@ -25,7 +25,7 @@ class _ScaledTruth:
     def process(self, image, intrinsics, timestamp, compute_motion=True):
         depth = image.depth * 2.0
         depth[image.motion_mask] *= 3.0
-        return SimpleNamespace(depth=depth)
+        return SimpleNamespace(depth=depth, motion=None, flow=None, motion_mask=None)
 
 
 def _frame() -> SimpleNamespace:
@@ -35,7 +35,8 @@ def _frame() -> SimpleNamespace:
     moving = np.zeros((32, 64), bool)
     moving[10:12, 10:12] = True                   # a near car: 4 pixels at 3 m
     depth[moving] = 3.0
-    frame = SimpleNamespace(depth=depth, motion_mask=moving, intrinsics=np.eye(3), timestamp=0.0)
+    frame = SimpleNamespace(depth=depth, motion_mask=moving, intrinsics=np.eye(3), timestamp=0.0,
+                            pose=None, flow=None)
     frame.image = frame
     return frame
 
@@ -43,7 +44,9 @@ def _frame() -> SimpleNamespace:
 def test_breakdown_puts_the_error_where_it_is():
     estimator = _ScaledTruth()
     sequences = [[_frame(), _frame()], [_frame()]]
-    result = abs_rel_breakdown(estimator, sequences)
+    split = AbsRelBreakdown()
+    evaluate_sequences(estimator, sequences, motion=False, breakdown=split)
+    result = split.result()
     assert estimator.resets == 2
     # Median scaling removes the global x2; the movers keep their x3: |9 - 3| / 3 = 2.
     assert result['abs_rel_moving'] == pytest.approx(2.0)

@@ -51,6 +51,23 @@ def median_scale(gt: np.ndarray, pred: np.ndarray, valid: np.ndarray) -> float |
     return float(np.median(gt[valid]) / np.median(pred[valid]))
 
 
+def scaled_depth_pixels(gt: np.ndarray, pred: np.ndarray, min_depth: float = 1e-3,
+                        max_depth: float = 80.0, median_scaling: bool = True,
+                        crop: str | None = None
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(gt, pred, valid): the valid pixels (`depth_valid`) of both as float64 vectors, pred
+    multiplied by median(gt) / median(pred) (with median_scaling) and clamped to
+    [min_depth, max_depth], and the (H, W) mask they came from. None when no pixel is valid."""
+    valid = depth_valid(gt, pred, min_depth, max_depth, crop)
+    if not valid.any():
+        return None
+    g = gt[valid].astype(np.float64)
+    p = pred[valid].astype(np.float64)
+    if median_scaling:
+        p = p * np.median(g) / np.median(p)
+    return g, np.clip(p, min_depth, max_depth), valid
+
+
 def depth_metrics(gt: np.ndarray, pred: np.ndarray, min_depth: float = 1e-3,
                   max_depth: float = 80.0, median_scaling: bool = True,
                   crop: str | None = None) -> dict[str, float] | None:
@@ -62,14 +79,10 @@ def depth_metrics(gt: np.ndarray, pred: np.ndarray, min_depth: float = 1e-3,
     [min_depth, max_depth]. Returns None when no pixel is valid.
     a1, a2, a3: fraction with max(gt/pred, pred/gt) < 1.25, 1.25^2, 1.25^3.
     """
-    valid = depth_valid(gt, pred, min_depth, max_depth, crop)
-    if not valid.any():
+    scaled = scaled_depth_pixels(gt, pred, min_depth, max_depth, median_scaling, crop)
+    if scaled is None:
         return None
-    g = gt[valid].astype(np.float64)
-    p = pred[valid].astype(np.float64)
-    if median_scaling:
-        p = p * np.median(g) / np.median(p)
-    p = np.clip(p, min_depth, max_depth)
+    g, p, _ = scaled
     ratio = np.maximum(g / p, p / g)
     return {
         'abs_rel': float(np.mean(np.abs(g - p) / g)),

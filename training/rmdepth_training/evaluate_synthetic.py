@@ -13,7 +13,7 @@ user gets: median-scaled depth (AbsRel, SqRel, RMSE, RMSlog, delta < 1.25^k) on 
 camera-motion errors (rotation angle; translation after least-squares scaling), flow EPE on
 flow_valid pixels, moving-object IoU (intersection / union over all frames).
 --breakdown adds where the depth error is (AbsRel by ground-truth depth bin and on moving /
-static pixels, `evaluation.abs_rel_breakdown`). --seeds validation uses the validation seeds
+static pixels, `evaluation.AbsRelBreakdown`). --seeds validation uses the validation seeds
 (VALIDATION_SEED + i) instead: for choosing between weights without looking at the
 evaluation sequences.
 KITTI: the 5-frame-snippet ATE (Zhou et al. protocol, Monodepth2's compute_ate) on a KITTI
@@ -32,7 +32,7 @@ import warnings
 from rmdepth_ros.inference import Estimator
 from rmdepth_ros.model.weights import read_metadata
 from rmdepth_training.datasets import EVALUATION_SEED, VALIDATION_SEED, validation_sequences
-from rmdepth_training.evaluation import abs_rel_breakdown, evaluate_sequences, kitti_snippet_ate
+from rmdepth_training.evaluation import AbsRelBreakdown, evaluate_sequences, kitti_snippet_ate
 
 DEFAULT_KITTI = Path(__file__).resolve().parents[3] / 'shared' / 'data' / 'kitti_odometry_06'
 
@@ -55,9 +55,10 @@ def evaluate(weights: str | None, sequences: int = 8, frames: int = 20,
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', RuntimeWarning)  # renderer NaN on sky rays
             data = validation_sequences(width, height, sequences, frames, first_seed)
-            metrics = evaluate_sequences(estimator, data)
-            if breakdown:
-                metrics['abs_rel_breakdown'] = abs_rel_breakdown(estimator, data)
+            split = AbsRelBreakdown() if breakdown else None
+            metrics = evaluate_sequences(estimator, data, breakdown=split)
+            if split is not None:
+                metrics['abs_rel_breakdown'] = split.result()
         metrics['seconds'] = time.perf_counter() - tick
         results[f'synthetic_{width}x{height}'] = metrics
     if kitti is not None and Path(kitti).is_dir():

@@ -12,12 +12,11 @@ import numpy as np
 from rmdepth_ros.data.sequence import Sequence
 from rmdepth_ros.evaluation.metrics import (
     depth_metrics,
-    depth_valid,
     flow_epe,
     mask_counts,
     mean_metrics,
-    median_scale,
     motion_errors,
+    scaled_depth_pixels,
     snippet_ate,
 )
 from rmdepth_ros.inference import Estimator
@@ -26,10 +25,12 @@ DEPTH_BINS = (0.0, 5.0, 10.0, 20.0, 40.0, 80.0)  # metres, ground truth
 
 
 def evaluate_sequences(estimator: Estimator, sequences: list[Sequence],
-                       motion: bool = True) -> dict[str, float]:
+                       motion: bool = True, breakdown: AbsRelBreakdown | None = None
+                       ) -> dict[str, float]:
     """Mean metrics over every frame of sequences with ground truth (the synthetic world).
 
-    Depth: median-scaled metrics per image, averaged over images (`metrics.depth_metrics`).
+    Depth: median-scaled metrics per image, averaged over images (`metrics.depth_metrics`);
+    with `breakdown`, every frame's depth is also added to it (same pass, no second inference).
     With motion=True, for every frame after the first: camera-motion errors of T_prev_cur,
     flow EPE (pixels at the estimator's output size) against the exact flow on flow_valid
     pixels, and the moving-object IoU accumulated over all frames (intersection / union).
@@ -45,6 +46,8 @@ def evaluate_sequences(estimator: Estimator, sequences: list[Sequence],
             row = depth_metrics(frame.depth, out.depth)
             if row is not None:
                 depth_rows.append(row)
+            if breakdown is not None:
+                breakdown.add(frame.depth, out.depth, frame.motion_mask)
             if out.motion is not None and frame.pose is not None and previous_pose is not None:
                 truth = np.linalg.inv(previous_pose) @ frame.pose  # T_prev_cur
                 motion_rows.append(motion_errors(out.motion, truth))
@@ -68,46 +71,46 @@ def evaluate_sequences(estimator: Estimator, sequences: list[Sequence],
     return result
 
 
-def abs_rel_breakdown(estimator: Estimator, sequences: list[Sequence],
-                      bins: tuple[float, ...] = DEPTH_BINS) -> dict[str, float]:
+class AbsRelBreakdown:
     """Where the depth error is: AbsRel pooled over the pixels of each group.
 
-    Each image's prediction is median-scaled and clamped as in `metrics.depth_metrics` (valid:
-    gt in (1e-3, bins[-1]) m); the groups are ground-truth depth bins ('0-5m', ...) and, on
-    frames with a motion mask, 'moving' and 'static' pixels. Keys 'abs_rel_<group>' and
-    'share_<group>' (the group's fraction of all valid pixels). Pixel-pooled, so not the same
-    number as the per-image mean AbsRel of `evaluate_sequences`.
+    `add` takes one image (gt, pred, optional motion mask): pred median-scaled and clamped as in
+    `metrics.depth_metrics` (valid: gt in (1e-3, bins[-1]) m). Groups: ground-truth depth bins
+    ('0-5m', ...) and, on images with a motion mask, 'moving' and 'static' pixels. `result()`:
+    'abs_rel_<group>' and 'share_<group>' (the group's fraction of all valid pixels) for every
+    group with pixels. Pixel-pooled, so not the per-image mean AbsRel of `evaluate_sequences`.
     """
-    names = [f'{lo:g}-{hi:g}m' for lo, hi in zip(bins[:-1], bins[1:], strict=True)]
-    sums = dict.fromkeys([*names, 'moving', 'static'], 0.0)
-    counts = dict.fromkeys(sums, 0)
-    for sequence in sequences:
-        estimator.reset('new sequence')
-        for frame in sequence:
-            out = estimator.process(frame.image, frame.intrinsics, frame.timestamp,
-                                    compute_motion=False)
-            valid = depth_valid(frame.depth, out.depth, max_depth=bins[-1])
-            scale = median_scale(frame.depth, out.depth, valid)
-            if scale is None:
-                continue
-            gt = frame.depth[valid].astype(np.float64)
-            pred = np.clip(out.depth[valid] * scale, 1e-3, bins[-1])
-            rel = np.abs(pred - gt) / gt
-            groups = {name: (gt >= lo) & (gt < hi)
-                      for name, lo, hi in zip(names, bins[:-1], bins[1:], strict=True)}
-            if frame.motion_mask is not None:
-                moving = frame.motion_mask.astype(bool)[valid]
-                groups.update(moving=moving, static=~moving)
-            for name, members in groups.items():
-                sums[name] += float(rel[members].sum())
-                counts[name] += int(members.sum())
-    total = sum(counts[name] for name in names)
-    result = {}
-    for name in sums:
-        if counts[name]:
-            result[f'abs_rel_{name}'] = sums[name] / counts[name]
-            result[f'share_{name}'] = counts[name] / total
-    return result
+
+    def __init__(self, bins: tuple[float, ...] = DEPTH_BINS) -> None:
+        self.bins = tuple(bins)
+        self.names = [f'{lo:g}-{hi:g}m' for lo, hi in zip(bins[:-1], bins[1:], strict=True)]
+        self.sums = dict.fromkeys([*self.names, 'moving', 'static'], 0.0)
+        self.counts = dict.fromkeys(self.sums, 0)
+
+    def add(self, gt: np.ndarray, pred: np.ndarray, motion_mask: np.ndarray | None) -> None:
+        scaled = scaled_depth_pixels(gt, pred, max_depth=self.bins[-1])
+        if scaled is None:
+            return
+        g, p, valid = scaled
+        rel = np.abs(p - g) / g
+        groups = {name: (g >= lo) & (g < hi)
+                  for name, lo, hi in zip(self.names, self.bins[:-1], self.bins[1:],
+                                          strict=True)}
+        if motion_mask is not None:
+            moving = motion_mask.astype(bool)[valid]
+            groups.update(moving=moving, static=~moving)
+        for name, members in groups.items():
+            self.sums[name] += float(rel[members].sum())
+            self.counts[name] += int(members.sum())
+
+    def result(self) -> dict[str, float]:
+        total = sum(self.counts[name] for name in self.names)
+        result = {}
+        for name, count in self.counts.items():
+            if count:
+                result[f'abs_rel_{name}'] = self.sums[name] / count
+                result[f'share_{name}'] = count / total
+        return result
 
 
 def kitti_snippet_ate(estimator: Estimator, sequence: Sequence, snippet: int = 5
