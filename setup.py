@@ -31,7 +31,7 @@ setup(
     entry_points={
         'console_scripts': [
             'rmdepth-weights = rmdepth_ros.model.weights:main',
-            'rmdepth-synth = rmdepth_ros.data.synth_cli:main',
+            'rmdepth-synth = rmdepth_ros.synth.cli:main',
             'rmdepth_node = rmdepth_ros.ros.node:main',
             'rmdepth-node = rmdepth_ros.ros.node:main',
             'rmdepth-eval = rmdepth_ros.evaluation.cli:main',

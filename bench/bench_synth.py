@@ -21,7 +21,7 @@ import time
 import cv2
 import numpy as np
 
-from rmdepth_ros.data.synthetic import SynthConfig, SyntheticSequence
+from rmdepth_ros.synth.sequence import SynthConfig, SyntheticSequence
 
 SIZES = ((640, 192), (320, 96))
 

@@ -22,7 +22,7 @@ import shutil
 import sys
 import time
 
-from rmdepth_ros.data.sequence import DataError
+from rmdepth_ros.datasets.sequence import DataError
 
 DEMO_SEED = 20221  # the embedded default sequence; never used for training
 DEMO_FRAMES = 200  # 20 s of driving at 10 Hz: ~1-3 min live at 192x64 on a shared 2-core CPU
@@ -74,9 +74,9 @@ def run(out_dir: Path, frames: int, size: tuple[int, int], device: str) -> dict:
     from rmdepth_ros.evaluation.dds_env import ensure_localhost_dds
 
     ensure_localhost_dds(_say)
-    from rmdepth_ros.data.bag_reader import BagSequence
-    from rmdepth_ros.data.bag_writer import write_bag
-    from rmdepth_ros.data.synthetic import SynthConfig, SyntheticSequence
+    from rmdepth_ros.bags.reader import BagSequence
+    from rmdepth_ros.bags.writer import write_bag
+    from rmdepth_ros.synth.sequence import SynthConfig, SyntheticSequence
     from rmdepth_ros.evaluation.live import LiveOptions, run_live
     from rmdepth_ros.evaluation.output_bag import OutputBag
     from rmdepth_ros.evaluation.report import write_report

@@ -8,16 +8,16 @@ import pytest
 from rosbags.interfaces import QosDurability
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 
-from rmdepth_ros.data.bag_layout import (
+from rmdepth_ros.bags.layout import (
     R_BODY_OPTICAL,
     seconds_to_ns,
     static_transform,
     typestore,
 )
-from rmdepth_ros.data.bag_reader import BagSequence
-from rmdepth_ros.data.bag_writer import write_bag
-from rmdepth_ros.data.rotations import quaternion_to_rotation, rotation_to_quaternion
-from rmdepth_ros.data.sequence import DataError, Frame
+from rmdepth_ros.bags.reader import BagSequence
+from rmdepth_ros.bags.writer import write_bag
+from rmdepth_ros.datasets.rotations import quaternion_to_rotation, rotation_to_quaternion
+from rmdepth_ros.datasets.sequence import DataError, Frame
 
 K = np.array([[50.0, 0.0, 15.5], [0.0, 52.0, 9.5], [0.0, 0.0, 1.0]])
 H, W = 20, 32

@@ -14,10 +14,10 @@ import cv2
 import numpy as np
 import pytest
 
-from rmdepth_ros.data.bag_reader import BagSequence
-from rmdepth_ros.data.bag_writer import write_bag
-from rmdepth_ros.data.sequence import DataError
-from rmdepth_ros.data.synthetic import SynthConfig, SyntheticSequence
+from rmdepth_ros.bags.reader import BagSequence
+from rmdepth_ros.bags.writer import write_bag
+from rmdepth_ros.datasets.sequence import DataError
+from rmdepth_ros.synth.sequence import SynthConfig, SyntheticSequence
 from rmdepth_ros.evaluation.cli import main as eval_main
 from rmdepth_ros.evaluation.kitti_eigen import evaluate_kitti_eigen, read_test_files
 from rmdepth_ros.evaluation.offline import run_offline
@@ -192,7 +192,7 @@ def test_kitti_eigen_protocol_on_fake_layout(tmp_path: Path, tiny_weights: Path,
     test_files = _fake_kitti(tmp_path)
     assert read_test_files(test_files)[1] == ('2011_09_26/2011_09_26_drive_0002_sync',
                                               '0000000002', 2)
-    from rmdepth_ros.data.kitti import KittiRawSequence
+    from rmdepth_ros.datasets.kitti import KittiRawSequence
 
     drive = KittiRawSequence(tmp_path / '2011_09_26' / '2011_09_26_drive_0002_sync')
     frames = list(drive)
@@ -245,8 +245,8 @@ def test_ground_truth_poses_from_tf(tmp_path: Path, tiny_weights: Path) -> None:
     """A bag whose only pose truth is /tf world -> camera: --gt-tf scores the trajectory."""
     from rosbags.rosbag2 import Reader, Writer
 
-    from rmdepth_ros.data import bag_writer
-    from rmdepth_ros.data.bag_layout import TF_TYPE, seconds_to_ns, typestore
+    from rmdepth_ros.bags import writer as bag_writer
+    from rmdepth_ros.bags.layout import TF_TYPE, seconds_to_ns, typestore
     from rmdepth_ros.evaluation.tf_truth import PosedSequence, tf_camera_poses
 
     frames = list(SyntheticSequence(CONFIG))

@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from rmdepth_ros.data.synth_cli import main
-from rmdepth_ros.data.synthetic import SynthConfig, SyntheticSequence, generate
+from rmdepth_ros.synth.cli import main
+from rmdepth_ros.synth.sequence import SynthConfig, SyntheticSequence, generate
 
 SMALL = SynthConfig(width=320, height=96, frames=12, seed=3)
 

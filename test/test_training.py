@@ -41,7 +41,7 @@ from rmdepth_training.train import train
 from rmdepth_training.training_model import TrainingModel
 import torch
 
-from rmdepth_ros.data.sequence import Frame
+from rmdepth_ros.datasets.sequence import Frame
 from rmdepth_ros.inference import Estimator
 from rmdepth_ros.model.config import TINY
 from rmdepth_ros.model.rmdepth import RMDepth
@@ -135,7 +135,7 @@ def test_batches_have_the_documented_keys_and_are_reproducible(tmp_path):
 
 def test_training_seeds_are_disjoint_from_held_out_seeds(monkeypatch):
     seen = []
-    import rmdepth_ros.data.synthetic as synthetic
+    import rmdepth_ros.synth.sequence as synthetic
 
     original = synthetic.SyntheticSequence
 
@@ -165,8 +165,8 @@ def test_flip_keeps_intrinsics_consistent_and_jitter_spares_the_loss_images():
 
 
 def test_bag_triplets_skip_near_static_frames(tmp_path):
-    from rmdepth_ros.data.bag_writer import write_bag
-    from rmdepth_ros.data.synthetic import SynthConfig, SyntheticSequence
+    from rmdepth_ros.bags.writer import write_bag
+    from rmdepth_ros.synth.sequence import SynthConfig, SyntheticSequence
 
     moving = list(SyntheticSequence(SynthConfig(width=64, height=32, frames=4, seed=7)))
     # Frames 0-3 moving, then the camera stands still for three frames.
@@ -322,7 +322,7 @@ def test_metrics_on_known_answers():
 def test_kitti_split_errors_name_the_line(tmp_path):
     from rmdepth_training.datasets import KittiTriplets
 
-    from rmdepth_ros.data.sequence import DataError
+    from rmdepth_ros.datasets.sequence import DataError
 
     split = tmp_path / 'train_files.txt'
     split.write_text('2011_09_26/2011_09_26_drive_0001_sync five l\n')

@@ -4,7 +4,7 @@
                  [--gt-depth-topic T] [--gt-odom-topic T] [--gt-flow-topic T] ...
     rmdepth-eval --mode kitti-eigen --kitti-root RAW --test-files eigen_test_files.txt
 
-INPUT is anything `rmdepth_ros.data.open_sequence` reads (a bag folder / .mcap / .db3, a KITTI
+INPUT is anything `rmdepth_ros.open_sequence` reads (a bag folder / .mcap / .db3, a KITTI
 raw drive, KITTI odometry, TUM, Cityscapes, a folder of images). offline runs the estimator on
 every frame in-process; live plays the bag through a real rmdepth_node (bags only). The report
 folder gets report.md, metrics.json and PNG plots; metrics without ground truth are listed as
@@ -17,7 +17,7 @@ import argparse
 from pathlib import Path
 import sys
 
-from rmdepth_ros.data.sequence import DataError
+from rmdepth_ros.datasets.sequence import DataError
 from rmdepth_ros.evaluation.dds_env import ensure_localhost_dds
 
 
@@ -63,8 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _open(args: argparse.Namespace):
-    from rmdepth_ros.data.bag_reader import BagSequence
-    from rmdepth_ros.data.open_sequence import detect_reader, open_sequence
+    from rmdepth_ros.bags.reader import BagSequence
+    from rmdepth_ros.open_sequence import detect_reader, open_sequence
 
     path = Path(args.input)
     options = {}

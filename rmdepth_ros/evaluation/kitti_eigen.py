@@ -2,7 +2,7 @@
 
 The test list has lines like '2011_09_26/2011_09_26_drive_0002_sync 0000000069 l' (697 of them
 for the Eigen split); the ground truth is the velodyne scan projected into the image
-(`rmdepth_ros.data.kitti`). Every image is evaluated alone (depth only, no temporal state):
+(`rmdepth_ros.datasets.kitti`). Every image is evaluated alone (depth only, no temporal state):
 the prediction at the image's full resolution (the estimator resizes disparity back), the
 Garg crop, 1e-3 < gt < 80 m, per-image median scaling, the seven metrics averaged over images.
 """
@@ -13,8 +13,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from rmdepth_ros.data.kitti import KittiRawSequence
-from rmdepth_ros.data.sequence import DataError
+from rmdepth_ros.datasets.kitti import KittiRawSequence
+from rmdepth_ros.datasets.sequence import DataError
 from rmdepth_ros.evaluation.metrics import depth_metrics, mean_metrics
 from rmdepth_ros.evaluation.prediction import EstimatorLike
 

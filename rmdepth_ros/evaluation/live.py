@@ -25,8 +25,8 @@ import time
 
 from tqdm import tqdm
 
-from rmdepth_ros.data.bag_layout import header_stamp_ns
-from rmdepth_ros.data.bag_reader import BagSequence, open_bag_reader
+from rmdepth_ros.bags.layout import header_stamp_ns
+from rmdepth_ros.bags.reader import BagSequence, open_bag_reader
 from rmdepth_ros.evaluation.live_outputs import OutputRecorder, score_recorded
 from rmdepth_ros.evaluation.session import Session
 

@@ -13,7 +13,7 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from rmdepth_ros.data.bag_reader import BagSequence
+from rmdepth_ros.bags.reader import BagSequence
 from rmdepth_ros.evaluation.prediction import Prediction
 from rmdepth_ros.evaluation.session import Session
 

@@ -9,8 +9,8 @@ import time
 
 from tqdm import tqdm
 
-from rmdepth_ros.data.bag_layout import seconds_to_ns
-from rmdepth_ros.data.sequence import Sequence
+from rmdepth_ros.bags.layout import seconds_to_ns
+from rmdepth_ros.datasets.sequence import Sequence
 from rmdepth_ros.evaluation.prediction import (
     EstimatorLike,
     PoseIntegrator,

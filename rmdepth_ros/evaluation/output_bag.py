@@ -1,6 +1,6 @@
 """Write what an evaluation run produced to a ROS 2 bag for replay in rviz2.
 
-The layout follows `rmdepth_ros.data.bag_writer` (same typestore, QoS, stamp = receive time =
+The layout follows `rmdepth_ros.bags.writer` (same typestore, QoS, stamp = receive time =
 the input's header stamp): the input on /camera/image_raw and /camera/camera_info, and the
 outputs on /rmdepth/depth (32FC1 metres), /rmdepth/flow (32FC2 px), /rmdepth/motion_mask (mono8
 0/255) and /rmdepth/odom (nav_msgs/Odometry: the predicted camera pose, child frame = the camera
@@ -15,8 +15,8 @@ import shutil
 import numpy as np
 from rosbags.rosbag2 import StoragePlugin, Writer
 
-from rmdepth_ros.data import bag_writer
-from rmdepth_ros.data.bag_layout import (
+from rmdepth_ros.bags import writer as bag_writer
+from rmdepth_ros.bags.layout import (
     CAMERA_INFO_TOPIC,
     CAMERA_INFO_TYPE,
     IMAGE_TOPIC,
@@ -25,7 +25,7 @@ from rmdepth_ros.data.bag_layout import (
     QOS_STREAM,
     typestore,
 )
-from rmdepth_ros.data.sequence import Frame
+from rmdepth_ros.datasets.sequence import Frame
 from rmdepth_ros.evaluation.prediction import Prediction
 
 DEPTH_OUT = '/rmdepth/depth'

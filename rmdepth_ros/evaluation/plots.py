@@ -12,7 +12,7 @@ import cv2
 import matplotlib
 import numpy as np
 
-from rmdepth_ros.data.sequence import Frame
+from rmdepth_ros.datasets.sequence import Frame
 from rmdepth_ros.evaluation.prediction import Prediction
 from rmdepth_ros.evaluation.scoring import FrameScore
 from rmdepth_ros.evaluation.trajectory import align, umeyama

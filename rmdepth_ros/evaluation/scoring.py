@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rmdepth_ros.data.sequence import Frame
+from rmdepth_ros.datasets.sequence import Frame
 from rmdepth_ros.evaluation.metrics import (
     DEPTH_METRICS,
     depth_metrics,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rmdepth_ros.data.sequence import Frame
+from rmdepth_ros.datasets.sequence import Frame
 from rmdepth_ros.evaluation.output_bag import OutputBag
 from rmdepth_ros.evaluation.prediction import Prediction
 from rmdepth_ros.evaluation.scoring import Scorer

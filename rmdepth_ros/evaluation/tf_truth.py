@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from rmdepth_ros.data.bag_layout import TF_STATIC_TOPIC, TF_TYPE, static_transform, typestore
-from rmdepth_ros.data.bag_reader import open_bag_reader
-from rmdepth_ros.data.rotations import quaternion_to_rotation, transform_matrix
-from rmdepth_ros.data.sequence import DataError, Frame, Sequence
+from rmdepth_ros.bags.layout import TF_STATIC_TOPIC, TF_TYPE, static_transform, typestore
+from rmdepth_ros.bags.reader import open_bag_reader
+from rmdepth_ros.datasets.rotations import quaternion_to_rotation, transform_matrix
+from rmdepth_ros.datasets.sequence import DataError, Frame, Sequence
 
 TF_TOPIC = '/tf'
 

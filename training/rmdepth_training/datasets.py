@@ -1,6 +1,6 @@
 """Training data: triplets (t - k, t, t + k) from the synthetic world, KITTI raw, Cityscapes, bags.
 
-Every source is read through the readers of `rmdepth_ros.data`; this module only picks triplets,
+Every source is read through the readers of `rmdepth_ros.datasets`, `rmdepth_ros.bags` and `rmdepth_ros.synth`; this module only picks triplets,
 resizes them to the network size (intrinsics scaled by docs/conventions.md) and augments them.
 
 Batch keys (what the training loop receives; B = per-process batch, F = 3 frames, H x W the
@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from rmdepth_ros.data.sequence import DataError, Sequence
+from rmdepth_ros.datasets.sequence import DataError, Sequence
 from rmdepth_training.augment import augment
 from rmdepth_training.config import AugmentConfig, DataConfig, TrainConfig
 
@@ -104,7 +104,7 @@ class SyntheticTriplets(TripletSource):
                             f'{cfg.synth_frames}-frame sequences, seeds >= {TRAIN_SEED_OFFSET})')
 
     def triplet(self, item: int, rng: np.random.Generator) -> Triplet:
-        from rmdepth_ros.data.synthetic import SynthConfig, SyntheticSequence
+        from rmdepth_ros.synth.sequence import SynthConfig, SyntheticSequence
 
         seed = TRAIN_SEED_OFFSET + int(rng.integers(0, 2 ** 62 - TRAIN_SEED_OFFSET))
         step = self.cfg.frame_step
@@ -119,7 +119,7 @@ class SyntheticTriplets(TripletSource):
 
 
 class SequenceTriplets(TripletSource):
-    """Triplets from readers of rmdepth_ros.data: list of (sequence factory key, target index).
+    """Triplets from readers of rmdepth_ros.datasets / bags / synth: list of (sequence factory key, target index).
 
     Subclasses fill `self.items` with (key, index) and implement `_open(key)`; opened sequences
     are cached per process (DataLoader workers open their own).
@@ -182,7 +182,7 @@ class KittiTriplets(SequenceTriplets):
                             f'{len(self.items)} triplets')
 
     def _open(self, key: object) -> Sequence:
-        from rmdepth_ros.data.kitti import KittiRawSequence
+        from rmdepth_ros.datasets.kitti import KittiRawSequence
 
         folder, camera = key  # type: ignore[misc]
         return KittiRawSequence(self.root / folder, camera=camera, depth=False, poses=False)
@@ -212,7 +212,7 @@ class CityscapesTriplets(SequenceTriplets):
         self.description = f'Cityscapes sequences ({base}): {len(self.items)} triplets'
 
     def _open(self, key: object) -> Sequence:
-        from rmdepth_ros.data.cityscapes import CityscapesSequence
+        from rmdepth_ros.datasets.cityscapes import CityscapesSequence
 
         return CityscapesSequence(key)  # type: ignore[arg-type]
 
@@ -245,7 +245,7 @@ class BagTriplets(SequenceTriplets):
                             f'({skipped} near-static skipped)')
 
     def _open(self, key: object) -> Sequence:
-        from rmdepth_ros.data.bag_reader import BagSequence
+        from rmdepth_ros.bags.reader import BagSequence
 
         # Only images and intrinsics are needed: '' switches the ground-truth topics off.
         return BagSequence(key, image_topic=self.topics[0], camera_info_topic=self.topics[1],
@@ -357,7 +357,7 @@ def steps_per_epoch(cfg: TrainConfig, source: TripletSource) -> int:
 def validation_sequences(width: int, height: int, count: int, frames: int,
                          first_seed: int = VALIDATION_SEED) -> list[Sequence]:
     """Held-out synthetic sequences (seeds first_seed ... + count - 1, all < TRAIN_SEED_OFFSET)."""
-    from rmdepth_ros.data.synthetic import SynthConfig, SyntheticSequence
+    from rmdepth_ros.synth.sequence import SynthConfig, SyntheticSequence
 
     if first_seed + count > TRAIN_SEED_OFFSET:
         raise ValueError('held-out synthetic seeds must stay below TRAIN_SEED_OFFSET')

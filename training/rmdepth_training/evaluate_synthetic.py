@@ -62,7 +62,7 @@ def evaluate(weights: str | None, sequences: int = 8, frames: int = 20,
         metrics['seconds'] = time.perf_counter() - tick
         results[f'synthetic_{width}x{height}'] = metrics
     if kitti is not None and Path(kitti).is_dir():
-        from rmdepth_ros.data.kitti import KittiOdometrySequence
+        from rmdepth_ros.datasets.kitti import KittiOdometrySequence
 
         results['kitti_odometry_ate'] = {'folder': str(kitti),
                                          **kitti_snippet_ate(estimator,

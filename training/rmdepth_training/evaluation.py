@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rmdepth_ros.data.sequence import Sequence
+from rmdepth_ros.datasets.sequence import Sequence
 from rmdepth_ros.evaluation.metrics import (
     depth_metrics,
     flow_epe,

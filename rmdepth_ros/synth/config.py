@@ -1,6 +1,6 @@
 """Configuration of the synthetic street world: one frozen dataclass, validated on construction.
 
-Re-exported by `rmdepth_ros.data.synthetic`; see that module for what the world contains.
+Re-exported by `rmdepth_ros.synth.sequence`; see that module for what the world contains.
 """
 
 from __future__ import annotations

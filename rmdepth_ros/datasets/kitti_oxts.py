@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rmdepth_ros.data.image_files import read_number_lines
-from rmdepth_ros.data.kitti_calib import calib_matrix, read_calib_file
-from rmdepth_ros.data.sequence import DataError
+from rmdepth_ros.datasets.image_files import read_number_lines
+from rmdepth_ros.datasets.kitti_calib import calib_matrix, read_calib_file
+from rmdepth_ros.datasets.sequence import DataError
 
 EARTH_RADIUS = 6378137.0  # metres, as in the devkit
 

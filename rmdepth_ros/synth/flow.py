@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from rmdepth_ros.data.synth_render import NEAR
+from rmdepth_ros.synth.render import NEAR
 
 RTOL, ATOL = 0.01, 1e-4  # visibility tolerance on inverse depth: relative, and 1/metres
 

@@ -17,13 +17,13 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
-from rmdepth_ros.data.bag_reader import BagSequence
-from rmdepth_ros.data.cityscapes import CityscapesSequence
-from rmdepth_ros.data.folder import FolderSequence
-from rmdepth_ros.data.image_files import list_images
-from rmdepth_ros.data.kitti import KittiOdometrySequence, KittiRawSequence
-from rmdepth_ros.data.sequence import DataError, Sequence
-from rmdepth_ros.data.tum import TumSequence
+from rmdepth_ros.bags.reader import BagSequence
+from rmdepth_ros.datasets.cityscapes import CityscapesSequence
+from rmdepth_ros.datasets.folder import FolderSequence
+from rmdepth_ros.datasets.image_files import list_images
+from rmdepth_ros.datasets.kitti import KittiOdometrySequence, KittiRawSequence
+from rmdepth_ros.datasets.sequence import DataError, Sequence
+from rmdepth_ros.datasets.tum import TumSequence
 
 _BAG_SUFFIXES = ('.mcap', '.db3')
 

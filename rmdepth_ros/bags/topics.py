@@ -6,7 +6,7 @@ Rules (`None` = find it, `''` = do not read it, a name = that topic, which must 
   candidates are an error listing them.
 - camera_info: the one CameraInfo topic, or among several the one in the image's namespace
   (`/cam/image_raw` or `/cam/image_raw/compressed` -> `/cam/camera_info`).
-- depth / flow / motion_mask / odom: the `/ground_truth/*` names of `bag_layout` when present.
+- depth / flow / motion_mask / odom: the `/ground_truth/*` names of `bags.layout` when present.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from rosbags.interfaces import Connection
 
-from rmdepth_ros.data.bag_layout import (
+from rmdepth_ros.bags.layout import (
     CAMERA_INFO_TOPIC,
     CAMERA_INFO_TYPE,
     COMPRESSED_TYPE,
@@ -26,7 +26,7 @@ from rmdepth_ros.data.bag_layout import (
     ODOM_TOPIC,
     ODOM_TYPE,
 )
-from rmdepth_ros.data.sequence import DataError
+from rmdepth_ros.datasets.sequence import DataError
 
 _GROUND_TRUTH = {  # kind -> (default topic, accepted message type)
     'depth': (DEPTH_TOPIC, IMAGE_TYPE),

@@ -1,6 +1,6 @@
 """Write a sequence of Frames to a ROS 2 bag (mcap or sqlite3) that `ros2 bag play` can replay.
 
-Topics and QoS are listed in `bag_layout`. Conventions chosen here:
+Topics and QoS are listed in `bags.layout`. Conventions chosen here:
 
 - Stamps: header stamp = bag receive time = `frame.timestamp` (or `t0 + i / fps` with `fps`,
   t0 the first frame's timestamp), so `ros2 bag play --clock` reproduces the frame rate.
@@ -29,7 +29,7 @@ import numpy as np
 from rosbags.interfaces import Connection, Qos
 from rosbags.rosbag2 import StoragePlugin, Writer
 
-from rmdepth_ros.data.bag_layout import (
+from rmdepth_ros.bags.layout import (
     CAMERA_INFO_TOPIC,
     CAMERA_INFO_TYPE,
     DEPTH_TOPIC,
@@ -47,8 +47,8 @@ from rmdepth_ros.data.bag_layout import (
     seconds_to_ns,
     typestore,
 )
-from rmdepth_ros.data.rotations import rotation_to_quaternion
-from rmdepth_ros.data.sequence import DataError, Frame
+from rmdepth_ros.datasets.rotations import rotation_to_quaternion
+from rmdepth_ros.datasets.sequence import DataError, Frame
 
 _STORAGES = {'mcap': StoragePlugin.MCAP, 'sqlite3': StoragePlugin.SQLITE3}
 _EXACT_COVARIANCE = (np.eye(6) * 1e-9).ravel()

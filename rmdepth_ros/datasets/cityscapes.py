@@ -15,8 +15,8 @@ import json
 from pathlib import Path
 import re
 
-from rmdepth_ros.data.image_files import intrinsics_matrix, read_image
-from rmdepth_ros.data.sequence import DataError, Frame, Sequence
+from rmdepth_ros.datasets.image_files import intrinsics_matrix, read_image
+from rmdepth_ros.datasets.sequence import DataError, Frame, Sequence
 
 CITYSCAPES_FPS = 17.0
 SNIPPET_GAP = 1.0  # seconds between snippets

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rmdepth_ros.data.sequence import DataError
+from rmdepth_ros.datasets.sequence import DataError
 
 
 def read_calib_file(path: Path) -> dict[str, np.ndarray]:

@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from rmdepth_ros.data.synth_boxes import (
+from rmdepth_ros.synth.boxes import (
     FACADE_COLORS,
     FAR_REACH,
     BoxBuilder,
@@ -26,9 +26,9 @@ from rmdepth_ros.data.synth_boxes import (
     add_pedestrian,
     jitter,
 )
-from rmdepth_ros.data.synth_config import SynthConfig
-from rmdepth_ros.data.synth_motion import CameraPath, LaneSpeed, rot_y
-from rmdepth_ros.data.synth_road import CrossSection, Road
+from rmdepth_ros.synth.config import SynthConfig
+from rmdepth_ros.synth.motion import CameraPath, LaneSpeed, rot_y
+from rmdepth_ros.synth.road import CrossSection, Road
 
 CHUNK = 60.0  # metres of road per generated chunk
 BEHIND = 30.0  # objects this far behind the camera (arc length) are kept

@@ -16,10 +16,10 @@ import re
 
 import numpy as np
 
-from rmdepth_ros.data.image_files import read_image, read_number_lines, read_uint16
-from rmdepth_ros.data.intrinsics_file import as_intrinsics
-from rmdepth_ros.data.rotations import quaternion_to_rotation, transform_matrix
-from rmdepth_ros.data.sequence import DataError, Frame, Sequence
+from rmdepth_ros.datasets.image_files import read_image, read_number_lines, read_uint16
+from rmdepth_ros.datasets.intrinsics_file import as_intrinsics
+from rmdepth_ros.datasets.rotations import quaternion_to_rotation, transform_matrix
+from rmdepth_ros.datasets.sequence import DataError, Frame, Sequence
 
 TUM_INTRINSICS = {  # fx, fy, cx, cy (pixels) of the 640x480 colour cameras
     1: (517.3, 516.5, 318.6, 255.3),

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from rosbags.rosbag2 import Reader
 
-from rmdepth_ros.data.bag_layout import (
+from rmdepth_ros.bags.layout import (
     TF_STATIC_TOPIC,
     TF_TYPE,
     header_stamp_ns,
@@ -31,10 +31,10 @@ from rmdepth_ros.data.bag_layout import (
     static_transform,
     typestore,
 )
-from rmdepth_ros.data.bag_topics import BagTopics, resolve_topics
-from rmdepth_ros.data.intrinsics_file import as_intrinsics
-from rmdepth_ros.data.rotations import quaternion_to_rotation, transform_matrix
-from rmdepth_ros.data.sequence import DataError, Frame, Sequence
+from rmdepth_ros.bags.topics import BagTopics, resolve_topics
+from rmdepth_ros.datasets.intrinsics_file import as_intrinsics
+from rmdepth_ros.datasets.rotations import quaternion_to_rotation, transform_matrix
+from rmdepth_ros.datasets.sequence import DataError, Frame, Sequence
 from rmdepth_ros.ros.camera_info import camera_info_to_intrinsics
 from rmdepth_ros.ros.image_conversions import compressed_to_rgb8, image_to_array, image_to_rgb8
 from rmdepth_ros.ros.message_fields import ConversionError

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rmdepth_ros.data.synth_boxes import BoxTable
-from rmdepth_ros.data.synth_render import GROUND
-from rmdepth_ros.data.synth_road import CrossSection, Road
-from rmdepth_ros.data.synth_texture import (
+from rmdepth_ros.synth.boxes import BoxTable
+from rmdepth_ros.synth.render import GROUND
+from rmdepth_ros.synth.road import CrossSection, Road
+from rmdepth_ros.synth.texture import (
     GROUND_PERIOD,
     S_PERIOD,
     Lighting,

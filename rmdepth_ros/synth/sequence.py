@@ -10,7 +10,7 @@ procedurally in their own coordinates, so a photometric loss has signal everywhe
 lighting varies between sequences, never within one. The image gets a slight Gaussian lens blur
 (`blur_sigma`), which keeps edges from aliasing between frames.
 
-Every frame (`rmdepth_ros.data.sequence.Frame`) carries: the RGB image; depth in metres (optical
+Every frame (`rmdepth_ros.datasets.sequence.Frame`) carries: the RGB image; depth in metres (optical
 z, +inf for the sky); the camera pose (camera-to-world, optical frame; the world frame is the
 first frame's camera, so frame 0 has the identity pose, as in KITTI poses.txt); intrinsics;
 and, from frame 1 on, the exact optical flow from the previous frame, its validity mask (False
@@ -26,7 +26,7 @@ order of access, and a longer sequence starts with the frames of a shorter one. 
 order is faster than random access, which renders the previous frame's depth again. A sequence
 object is not thread-safe (it caches); use one per thread.
 
-    from rmdepth_ros.data.synthetic import SynthConfig, SyntheticSequence
+    from rmdepth_ros.synth.sequence import SynthConfig, SyntheticSequence
     seq = SyntheticSequence(SynthConfig(frames=50, seed=3))
     for frame in seq: ...
 """
@@ -39,15 +39,15 @@ import dataclasses
 import cv2
 import numpy as np
 
-from rmdepth_ros.data.sequence import Frame, Sequence
-from rmdepth_ros.data.synth_config import SynthConfig
-from rmdepth_ros.data.synth_flow import motion_truth
-from rmdepth_ros.data.synth_motion import CameraPath
-from rmdepth_ros.data.synth_render import Raycaster
-from rmdepth_ros.data.synth_road import CrossSection
-from rmdepth_ros.data.synth_shade import Shader
-from rmdepth_ros.data.synth_texture import Lighting, Textures
-from rmdepth_ros.data.synth_world import Scene, World
+from rmdepth_ros.datasets.sequence import Frame, Sequence
+from rmdepth_ros.synth.config import SynthConfig
+from rmdepth_ros.synth.flow import motion_truth
+from rmdepth_ros.synth.motion import CameraPath
+from rmdepth_ros.synth.render import Raycaster
+from rmdepth_ros.synth.road import CrossSection
+from rmdepth_ros.synth.shade import Shader
+from rmdepth_ros.synth.texture import Lighting, Textures
+from rmdepth_ros.synth.world import Scene, World
 
 __all__ = ['SynthConfig', 'SyntheticSequence', 'generate']
 

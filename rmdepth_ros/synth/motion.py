@@ -11,8 +11,8 @@ import math
 
 import numpy as np
 
-from rmdepth_ros.data.synth_config import SynthConfig
-from rmdepth_ros.data.synth_road import CrossSection, Road
+from rmdepth_ros.synth.config import SynthConfig
+from rmdepth_ros.synth.road import CrossSection, Road
 
 SUBSTEPS = 8  # integration steps per frame for the camera's arc length
 KNOT_DT = 3.0  # seconds between random speed targets

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rmdepth_ros.data import kitti_oxts
-from rmdepth_ros.data.image_files import list_images, read_image, read_number_lines
-from rmdepth_ros.data.kitti_calib import (
+from rmdepth_ros.datasets import kitti_oxts
+from rmdepth_ros.datasets.image_files import list_images, read_image, read_number_lines
+from rmdepth_ros.datasets.kitti_calib import (
     calib_matrix,
     camera_offset,
     load_velodyne,
@@ -32,7 +32,7 @@ from rmdepth_ros.data.kitti_calib import (
     velo_to_rect_cam0,
     velodyne_depth,
 )
-from rmdepth_ros.data.sequence import DataError, Frame, Sequence
+from rmdepth_ros.datasets.sequence import DataError, Frame, Sequence
 
 KITTI_FPS = 10.0
 

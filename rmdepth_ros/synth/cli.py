@@ -1,9 +1,9 @@
-"""rmdepth-synth: write a synthetic street sequence (rmdepth_ros.data.synthetic) to disk.
+"""rmdepth-synth: write a synthetic street sequence (rmdepth_ros.synth.sequence) to disk.
 
     rmdepth-synth --out DIR --frames N --seed S [--size 640x192] [--fps 10]
                   [--format folder|mcap|sqlite3]
 
-mcap / sqlite3 write a ROS 2 bag folder at DIR (topics in rmdepth_ros.data.bag_layout; DIR must
+mcap / sqlite3 write a ROS 2 bag folder at DIR (topics in rmdepth_ros.bags.layout; DIR must
 not exist). `folder` writes this layout into a new or empty DIR (N frames, i zero-padded to 6
 digits):
 
@@ -39,8 +39,8 @@ import tempfile
 import cv2
 import numpy as np
 
-from rmdepth_ros.data.sequence import Frame
-from rmdepth_ros.data.synthetic import SynthConfig, SyntheticSequence
+from rmdepth_ros.datasets.sequence import Frame
+from rmdepth_ros.synth.sequence import SynthConfig, SyntheticSequence
 
 FORMAT_NAME = 'rmdepth-synthetic-folder'
 FORMAT_VERSION = 1
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     _check_output(parser, args.out, bag)
     sequence = SyntheticSequence(config)
     if bag:
-        from rmdepth_ros.data.bag_writer import write_bag  # only the bag formats need rosbags
+        from rmdepth_ros.bags.writer import write_bag  # only the bag formats need rosbags
         write_bag(sequence, args.out, storage=args.format, fps=config.fps,
                   camera_height=config.camera_height)
         count = len(sequence)

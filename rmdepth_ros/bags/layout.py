@@ -9,7 +9,7 @@ Topics (absolute names, so a bag plays the same under any namespace of the playe
 | `/ground_truth/depth` | `sensor_msgs/Image` 32FC1 | metres, optical z; +inf = sky (REP 118) |
 | `/ground_truth/flow` | `sensor_msgs/Image` 32FC2 | pixels, (u, v), NaN where not valid |
 | `/ground_truth/motion_mask` | `sensor_msgs/Image` mono8 | 255 = moving object, 0 = static |
-| `/ground_truth/odom` | `nav_msgs/Odometry` | `base_frame` in `odom_frame` (see bag_writer) |
+| `/ground_truth/odom` | `nav_msgs/Odometry` | `base_frame` in `odom_frame` (see bags.writer) |
 | `/tf_static` | `tf2_msgs/TFMessage` | `base_frame -> camera frame` mount, transient local |
 
 Every camera-grid message of frame i carries the header (stamp = frame.timestamp, frame_id =
@@ -32,7 +32,7 @@ from rosbags.interfaces import (
 from rosbags.typesys import Stores, get_typestore
 from rosbags.typesys.store import Typestore
 
-from rmdepth_ros.data.rotations import quaternion_to_rotation, transform_matrix
+from rmdepth_ros.datasets.rotations import quaternion_to_rotation, transform_matrix
 
 IMAGE_TOPIC = '/camera/image_raw'
 CAMERA_INFO_TOPIC = '/camera/camera_info'

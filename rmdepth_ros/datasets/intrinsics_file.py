@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from rmdepth_ros.data.image_files import intrinsics_matrix
-from rmdepth_ros.data.sequence import DataError
+from rmdepth_ros.datasets.image_files import intrinsics_matrix
+from rmdepth_ros.datasets.sequence import DataError
 
 INTRINSICS_FILE_NAMES = ('intrinsics.yaml', 'intrinsics.yml', 'intrinsics.json',
                          'camera_info.yaml', 'camera.yaml', 'calibration.yaml')

@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from rmdepth_ros.data.sequence import DataError
+from rmdepth_ros.datasets.sequence import DataError
 from rmdepth_ros.opencv_images import decoded_to_rgb8
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg')

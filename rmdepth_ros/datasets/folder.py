@@ -12,14 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-from rmdepth_ros.data.image_files import list_images, read_image
-from rmdepth_ros.data.intrinsics_file import (
+from rmdepth_ros.datasets.image_files import list_images, read_image
+from rmdepth_ros.datasets.intrinsics_file import (
     INTRINSICS_FILE_NAMES,
     as_intrinsics,
     find_intrinsics_file,
     load_intrinsics,
 )
-from rmdepth_ros.data.sequence import DataError, Frame, Sequence
+from rmdepth_ros.datasets.sequence import DataError, Frame, Sequence
 
 
 class FolderSequence(Sequence):

@@ -1,1 +1,0 @@
-"""Data: synthetic street world, ROS 2 bags, and readers for real datasets (numpy, no torch)."""

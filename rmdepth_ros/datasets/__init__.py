@@ -1,0 +1,1 @@
+"""Readers for real datasets and the one sequence interface they share (numpy, no torch)."""

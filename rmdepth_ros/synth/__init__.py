@@ -1,0 +1,1 @@
+"""The synthetic street world: procedural driving sequences with exact ground truth (numpy)."""
