@@ -76,13 +76,13 @@ def run(out_dir: Path, frames: int, size: tuple[int, int], device: str) -> dict:
     ensure_localhost_dds(_say)
     from rmdepth_ros.bags.reader import BagSequence
     from rmdepth_ros.bags.writer import write_bag
-    from rmdepth_ros.synth.sequence import SynthConfig, SyntheticSequence
     from rmdepth_ros.evaluation.live import LiveOptions, run_live
     from rmdepth_ros.evaluation.output_bag import OutputBag
     from rmdepth_ros.evaluation.report import write_report
     from rmdepth_ros.evaluation.scoring import Scorer
     from rmdepth_ros.evaluation.session import Session, sample_indices
     from rmdepth_ros.evaluation.weights_choice import choose_weights
+    from rmdepth_ros.synth.sequence import SynthConfig, SyntheticSequence
 
     out_dir.mkdir(parents=True, exist_ok=True)
     input_bag, output_bag = out_dir / 'input_bag', out_dir / 'output_bag'

@@ -17,7 +17,6 @@ import pytest
 from rmdepth_ros.bags.reader import BagSequence
 from rmdepth_ros.bags.writer import write_bag
 from rmdepth_ros.datasets.sequence import DataError
-from rmdepth_ros.synth.sequence import SynthConfig, SyntheticSequence
 from rmdepth_ros.evaluation.cli import main as eval_main
 from rmdepth_ros.evaluation.kitti_eigen import evaluate_kitti_eigen, read_test_files
 from rmdepth_ros.evaluation.offline import run_offline
@@ -25,6 +24,7 @@ from rmdepth_ros.evaluation.output_bag import OutputBag
 from rmdepth_ros.evaluation.report import write_report
 from rmdepth_ros.evaluation.scoring import Scorer
 from rmdepth_ros.evaluation.session import Session, sample_indices
+from rmdepth_ros.synth.sequence import SynthConfig, SyntheticSequence
 
 FRAMES = 6
 # 2.5 Hz: the node answers every frame at the recorded rate even on a loaded 2-core machine

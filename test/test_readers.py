@@ -11,9 +11,9 @@ import pytest
 from rmdepth_ros.datasets.cityscapes import CityscapesSequence
 from rmdepth_ros.datasets.folder import FolderSequence
 from rmdepth_ros.datasets.kitti import KittiOdometrySequence, KittiRawSequence
-from rmdepth_ros.open_sequence import open_sequence
 from rmdepth_ros.datasets.sequence import DataError
 from rmdepth_ros.datasets.tum import TumSequence
+from rmdepth_ros.open_sequence import open_sequence
 
 SHARED_KITTI = Path(__file__).resolve().parents[2] / 'shared' / 'data' / 'kitti_odometry_06'
 W, H = 40, 20

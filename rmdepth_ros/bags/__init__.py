@@ -1,1 +1,1 @@
-"""ROS 2 bags (mcap and sqlite3) through the pure-Python rosbags library: layout, reading, writing."""
+"""ROS 2 bags (mcap and sqlite3) via the pure-Python rosbags library: layout, reading, writing."""

@@ -10,8 +10,8 @@ procedurally in their own coordinates, so a photometric loss has signal everywhe
 lighting varies between sequences, never within one. The image gets a slight Gaussian lens blur
 (`blur_sigma`), which keeps edges from aliasing between frames.
 
-Every frame (`rmdepth_ros.datasets.sequence.Frame`) carries: the RGB image; depth in metres (optical
-z, +inf for the sky); the camera pose (camera-to-world, optical frame; the world frame is the
+Every frame (`rmdepth_ros.datasets.sequence.Frame`) carries: the RGB image; depth in metres
+(optical z, +inf for the sky); the camera pose (camera-to-world, optical frame; the world frame is the
 first frame's camera, so frame 0 has the identity pose, as in KITTI poses.txt); intrinsics;
 and, from frame 1 on, the exact optical flow from the previous frame, its validity mask (False
 where the point was out of view, occluded, or not yet part of the world in the previous frame),

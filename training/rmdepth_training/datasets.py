@@ -1,6 +1,7 @@
 """Training data: triplets (t - k, t, t + k) from the synthetic world, KITTI raw, Cityscapes, bags.
 
-Every source is read through the readers of `rmdepth_ros.datasets`, `rmdepth_ros.bags` and `rmdepth_ros.synth`; this module only picks triplets,
+Every source is read through the readers of `rmdepth_ros.datasets`, `rmdepth_ros.bags` and
+`rmdepth_ros.synth`; this module only picks triplets,
 resizes them to the network size (intrinsics scaled by docs/conventions.md) and augments them.
 
 Batch keys (what the training loop receives; B = per-process batch, F = 3 frames, H x W the
@@ -119,7 +120,7 @@ class SyntheticTriplets(TripletSource):
 
 
 class SequenceTriplets(TripletSource):
-    """Triplets from readers of rmdepth_ros.datasets / bags / synth: list of (sequence factory key, target index).
+    """Triplets from the sequence readers: list of (sequence factory key, target index).
 
     Subclasses fill `self.items` with (key, index) and implement `_open(key)`; opened sequences
     are cached per process (DataLoader workers open their own).
