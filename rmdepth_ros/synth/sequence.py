@@ -11,8 +11,8 @@ lighting varies between sequences, never within one. The image gets a slight Gau
 (`blur_sigma`), which keeps edges from aliasing between frames.
 
 Every frame (`rmdepth_ros.datasets.sequence.Frame`) carries: the RGB image; depth in metres
-(optical z, +inf for the sky); the camera pose (camera-to-world, optical frame; the world frame is the
-first frame's camera, so frame 0 has the identity pose, as in KITTI poses.txt); intrinsics;
+(optical z, +inf for the sky); the camera pose (camera-to-world, optical frame; the world frame is
+the first frame's camera, so frame 0 has the identity pose, as in KITTI poses.txt); intrinsics;
 and, from frame 1 on, the exact optical flow from the previous frame, its validity mask (False
 where the point was out of view, occluded, or not yet part of the world in the previous frame),
 the moving-object mask and the 3D object motion (docs/conventions.md for signs and frames).
