@@ -23,6 +23,7 @@ from typing import Any, Union
 import yaml
 
 from rmdepth_ros.model.config import RMDepthConfig
+from rmdepth_ros.synth.config import MOTIONS
 
 
 class ConfigError(ValueError):
@@ -45,6 +46,8 @@ class DataConfig:
       intensity) between the target and either source is below this (near-static camera).
     synth_frames: frames per generated synthetic sequence; every training sample is a triplet of
       a fresh sequence with its own seed.
+    synth_motion: camera motion of the synthetic sequences, `SynthConfig.motion`: 'drive'
+      (forward along the road), 'diverse' (a motion style per sequence), or one style.
     val_sequences, val_frames: held-out synthetic sequences (seeds below
       `datasets.TRAIN_SEED_OFFSET`, never used for training) for the per-epoch validation.
     epoch_samples: samples in one "epoch" of an endless stream (synthetic); finite datasets
@@ -63,6 +66,7 @@ class DataConfig:
     frame_step: int = 1
     static_threshold: float = 0.01
     synth_frames: int = 3
+    synth_motion: str = 'drive'
     val_sequences: int = 4
     val_frames: int = 8
     epoch_samples: int = 4000
@@ -206,6 +210,7 @@ class TrainConfig:
 
 _CHOICES = {
     'data.kind': ('synthetic', 'kitti', 'cityscapes', 'bag'),
+    'data.synth_motion': MOTIONS,
     'amp': ('auto', 'off', 'bf16', 'fp16'),
     'motion_init': ('he', 'default'),
     'loss.object_reg': ('outlier_aware', 'sparsity', 'none'),

@@ -102,7 +102,8 @@ class SyntheticTriplets(TripletSource):
     def __init__(self, cfg: DataConfig) -> None:
         self.cfg = cfg
         self.description = (f'synthetic street world, streamed ({cfg.width}x{cfg.height}, '
-                            f'{cfg.synth_frames}-frame sequences, seeds >= {TRAIN_SEED_OFFSET})')
+                            f'{cfg.synth_frames}-frame sequences, motion {cfg.synth_motion!r}, '
+                            f'seeds >= {TRAIN_SEED_OFFSET})')
 
     def triplet(self, item: int, rng: np.random.Generator) -> Triplet:
         from rmdepth_ros.synth.sequence import SynthConfig, SyntheticSequence
@@ -110,7 +111,8 @@ class SyntheticTriplets(TripletSource):
         seed = TRAIN_SEED_OFFSET + int(rng.integers(0, 2 ** 62 - TRAIN_SEED_OFFSET))
         step = self.cfg.frame_step
         sequence = SyntheticSequence(SynthConfig(width=self.cfg.width, height=self.cfg.height,
-                                                 frames=self.cfg.synth_frames, seed=seed))
+                                                 frames=self.cfg.synth_frames, seed=seed,
+                                                 motion=self.cfg.synth_motion))
         centre = int(rng.integers(step, self.cfg.synth_frames - step))
         with warnings.catch_warnings():
             # The renderer's texture maths meets NaN on sky rays; those pixels are overwritten.
