@@ -3,9 +3,6 @@
 import math
 
 import numpy as np
-import torch
-
-from rmdepth_ros.model.geometry import optical_flow
 from rmdepth_training.augment import flip_intrinsics
 from rmdepth_training.config import DataConfig, LossConfig
 from rmdepth_training.supervised import (
@@ -16,6 +13,9 @@ from rmdepth_training.supervised import (
 )
 from rmdepth_training.synthetic_triplets import SyntheticTriplets
 from rmdepth_training.triplets import flip_truth
+import torch
+
+from rmdepth_ros.model.geometry import optical_flow
 
 
 def _rot_y(degrees):
