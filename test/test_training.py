@@ -167,7 +167,8 @@ def test_flip_keeps_intrinsics_consistent_and_jitter_spares_the_loss_images():
     assert flipped[0, 2] == 43.0 and flipped[1, 2] == 10.0 and flipped[0, 0] == 50.0
     images = np.random.default_rng(0).random((3, 8, 16, 3)).astype(np.float32)
     cfg = AugmentConfig(flip_prob=1.0, jitter_prob=1.0)
-    plain, network, K2 = augment(images, K, cfg, np.random.default_rng(1))
+    plain, network, K2, flipped = augment(images, K, cfg, np.random.default_rng(1))
+    assert flipped
     assert np.array_equal(plain, images[:, :, ::-1])  # flipped, not jittered
     assert not np.allclose(network, plain) and network.min() >= 0 and network.max() <= 1
     assert K2[0, 2] == 16 - 1 - 20.0
