@@ -24,6 +24,7 @@ from rmdepth_ros.model.rmdepth import RMDepth
 from rmdepth_ros.model.weights import load_weights
 
 PRECISIONS = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
+MASK_FIRST_FACTOR = 2.0  # stricter moving-object thresholds without a previous frame's evidence
 
 
 @dataclass
@@ -36,7 +37,8 @@ class EstimatorOutput:
       see docs/conventions.md), None on the first frame after a reset.
     flow: (H, W, 2) float32 pixels on this frame's grid, the point at x now was at x - flow in
       the previous frame; NaN where it came into view. None on the first frame.
-    motion_mask: (H, W) bool, True on independently moving objects. None on the first frame.
+    motion_mask: (H, W) bool, True on independently moving objects (absolute criterion with
+      temporal consistency, docs/conventions.md). None on the first frame.
     object_motion: (H, W, 3) float32 metres, current camera frame, each point's displacement
       since the previous frame with camera motion removed. None on the first frame.
     reset_reason: why the temporal state was reset before this frame, else None.
@@ -121,6 +123,8 @@ class Estimator:
         self._previous: _Previous | None = None
         self._pending_reset: str | None = 'first frame'
         self._frame_index = 0
+        # (frame index, moving-object evidence) of the last frame with motion; see _motion_mask.
+        self._mask_evidence: tuple[int, torch.Tensor] | None = None
 
     @property
     def model_id(self) -> str:
@@ -218,9 +222,25 @@ class Estimator:
         flow = torch.where(valid, flow, torch.full_like(flow, float('nan')))
         out.motion = transform[0].double().cpu().numpy()
         out.flow = flow[0].permute(1, 2, 0).cpu().numpy()
-        out.motion_mask = geometry.motion_mask(object_motion)[0, 0].cpu().numpy()
+        out.motion_mask = self._motion_mask(object_motion, depth, k, transform)[0, 0].cpu().numpy()
         current_frame = geometry.object_motion_to_current_frame(object_motion, transform)
         out.object_motion = current_frame[0].permute(1, 2, 0).cpu().numpy()
+
+    def _motion_mask(self, object_motion: torch.Tensor, depth: torch.Tensor, k: torch.Tensor,
+                     transform: torch.Tensor) -> torch.Tensor:
+        """The absolute criterion (`geometry.motion_mask`) made temporally consistent: a pixel is
+        marked when it meets the criterion now and the previous frame's evidence was set where
+        its point was then; on the first frame with motion after a reset (no evidence yet) the
+        criterion must hold at MASK_FIRST_FACTOR times its thresholds instead."""
+        evidence = geometry.motion_mask(object_motion, depth, k, transform)
+        previous, self._mask_evidence = self._mask_evidence, (self._frame_index, evidence)
+        if previous is not None and previous[0] == self._frame_index - 1:
+            pix, in_view = geometry.source_coords(depth, k, transform, object_motion)
+            return geometry.persistent_mask(evidence, previous[1], pix, in_view)
+        return geometry.motion_mask(
+            object_motion, depth, k, transform,
+            min_relative=geometry.MASK_MIN_RELATIVE * MASK_FIRST_FACTOR,
+            min_shift=geometry.MASK_MIN_SHIFT * MASK_FIRST_FACTOR)
 
     def _finish(self, out: EstimatorOutput, size: tuple[int, int],
                 intrinsics: np.ndarray) -> None:

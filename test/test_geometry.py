@@ -12,7 +12,6 @@ import torch
 from rmdepth_ros.model.geometry import (
     backproject,
     inverse_intrinsics,
-    motion_mask,
     object_motion_to_current_frame,
     optical_flow,
     pixel_grid,
@@ -272,22 +271,6 @@ def test_scale_intrinsics_round_trip_and_batch() -> None:
     half = scale_intrinsics(K, (H, W), (H // 2, W // 2))
     assert torch.allclose(half[0, 0, 2], torch.tensor((62.3 + 0.5) / 2 - 0.5))
     assert half.shape == (3, 3, 3)
-
-
-def test_motion_mask() -> None:
-    field = torch.zeros(2, 3, 8, 8)
-    field[0, :, 2:4, 2:5] = torch.tensor([0.5, 0.0, -0.5]).view(3, 1, 1)
-    field[1, 0, 5:, :] = 0.01  # a much smaller motion in the second image: its own mean
-    mask = motion_mask(field)
-    assert mask.shape == (2, 1, 8, 8) and mask.dtype == torch.bool
-    assert torch.equal(mask[0, 0], field[0].abs().sum(0) > 0)
-    assert torch.equal(mask[1, 0], field[1].abs().sum(0) > 0)
-    assert not motion_mask(torch.zeros(1, 3, 8, 8)).any()
-    # A uniform field has nothing above its mean; at this size a naive `norm > mean` would mark
-    # every pixel, because the float32 mean rounds below the common value.
-    assert not motion_mask(torch.full((1, 3, 30, 50), 0.3)).any()
-    assert torch.equal(motion_mask(field, threshold=0.1)[1], torch.zeros(1, 8, 8, dtype=bool))
-    assert motion_mask(field, threshold=0.005)[1].sum() == 24
 
 
 def test_object_motion_to_current_frame() -> None:

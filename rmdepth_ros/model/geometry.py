@@ -20,6 +20,10 @@ import torch.nn.functional as F
 # Points closer than this to the source camera plane (metres, model scale) are invalid: behind the
 # camera or so close that the projection is meaningless. Far below the 0.1 m minimum depth.
 MIN_Z = 1e-3
+# Moving-object criterion (`motion_mask`): object motion above 3 % of the point's depth per frame
+# that also shifts its projection by more than 0.5 % of the image width.
+MASK_MIN_RELATIVE = 0.03
+MASK_MIN_SHIFT = 0.005
 
 
 def pixel_grid(batch: int, height: int, width: int, device: torch.device | str | None = None,
@@ -155,18 +159,33 @@ def rigid_flow(depth_t: Tensor, K: Tensor, T_s_t: Tensor) -> tuple[Tensor, Tenso
     return optical_flow(depth_t, K, T_s_t, None)
 
 
-def motion_mask(object_motion: Tensor, threshold: float | None = None) -> Tensor:
-    """Moving-object mask (B, 1, H, W) bool: True where |T_obj| (metres) exceeds a threshold.
+def motion_mask(object_motion: Tensor, depth_t: Tensor, K: Tensor, T_s_t: Tensor,
+                min_relative: float = MASK_MIN_RELATIVE, min_shift: float = MASK_MIN_SHIFT
+                ) -> Tensor:
+    """Moving-object evidence (B, 1, H, W) bool from an object-motion field, absolute criterion.
 
-    threshold None: the per-image mean of |T_obj| (spec default 26, Li et al.'s auto-mask). A
-    pixel must also exceed 1e-6 m, so an all-zero (or constant) field marks nothing as moving
-    instead of depending on rounding in the mean.
+    A pixel is moving when its object motion is large both in 3D relative to its distance,
+    |T_obj| / depth > min_relative (per frame), and in the image: it moves the point's projection
+    in the source image by more than min_shift * W pixels (W = image width; 0.005 W is 1 px at
+    192 wide, 3.2 px at 640), measured against where the camera motion alone would put it.
+    Arguments as in `source_coords`. Points behind the source camera are not marked.
+    docs/conventions.md ("Moving-object mask") gives the rule and the estimator's temporal step.
     """
-    norm = object_motion.norm(dim=1, keepdim=True)  # (B, 1, H, W)
-    if threshold is None:
-        mean = norm.mean(dim=(2, 3), keepdim=True)
-        return (norm > mean * (1.0 + 1e-5)) & (norm > 1e-6)
-    return norm > threshold
+    moved, _ = source_coords(depth_t, K, T_s_t, object_motion)
+    rigid, _ = source_coords(depth_t, K, T_s_t, None)
+    shift = (moved - rigid).norm(dim=1, keepdim=True)
+    relative = object_motion.norm(dim=1, keepdim=True) / depth_t.clamp(min=MIN_Z)
+    width = depth_t.shape[-1]
+    return (shift > min_shift * width) & (relative > min_relative)
+
+
+def persistent_mask(evidence: Tensor, previous: Tensor, source_pix: Tensor,
+                    in_view: Tensor) -> Tensor:
+    """Temporal consistency: `evidence` (B, 1, H, W) bool kept only where the previous frame's
+    evidence (B, 1, H, W) bool, on its own grid, was set within one pixel of where the point was
+    then: source_pix (B, 2, H, W) and in_view from `source_coords` with the object motion."""
+    grown = F.max_pool2d(previous.float(), 3, stride=1, padding=1)
+    return evidence & in_view & (sample(grown, source_pix) > 0.5)
 
 
 def object_motion_to_current_frame(object_motion: Tensor, T_s_t: Tensor) -> Tensor:

@@ -236,7 +236,8 @@ def _panels(images: torch.Tensor, outputs: dict, result: Any, K: torch.Tensor) -
         depth = outputs['depth'][:1].float()
         flow, valid = optical_flow(depth, K[:1].float(), outputs['T'][:1, 0].float(),
                                    outputs['object_motion'][:1, 0].float())
-        moving = motion_mask(outputs['object_motion'][:1, 0].float())
+        moving = motion_mask(outputs['object_motion'][:1, 0].float(), depth, K[:1].float(),
+                             outputs['T'][:1, 0].float())
     return image_panels(images[0], outputs['disp'][0][0], flow[0], valid[0], moving[0],
                         result.visuals['automask'][0])
 
