@@ -31,7 +31,8 @@ MASK_FIRST_FACTOR = 2.0  # stricter moving-object thresholds without a previous 
 class EstimatorOutput:
     """What the estimator returns for one frame.
 
-    depth: (H, W) float32 metres along the optical axis, NaN where invalid.
+    depth: (H, W) float32 along the optical axis in model units (the weights' training scale,
+      not necessarily metres; README "Scale"), NaN where invalid.
     intrinsics: (3, 3) float64 intrinsics of the output resolution.
     motion: (4, 4) float64 `T_prev_cur` (the current camera pose in the previous camera's frame;
       see docs/conventions.md), None on the first frame after a reset.
@@ -39,7 +40,7 @@ class EstimatorOutput:
       the previous frame; NaN where it came into view. None on the first frame.
     motion_mask: (H, W) bool, True on independently moving objects (absolute criterion with
       temporal consistency, docs/conventions.md). None on the first frame.
-    object_motion: (H, W, 3) float32 metres, current camera frame, each point's displacement
+    object_motion: (H, W, 3) float32 model units, current camera frame, each point's displacement
       since the previous frame with camera motion removed. None on the first frame.
     reset_reason: why the temporal state was reset before this frame, else None.
     timings: milliseconds spent in 'preprocess', 'depth', 'motion', 'postprocess', 'total'.

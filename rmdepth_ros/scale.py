@@ -3,7 +3,10 @@
 Monocular depth and motion are known up to scale. `ScaleTracker` turns the estimator's depth
 (in the scale learned from the training data, 'model units') into the published scale:
 
-- `training`: factor 1; metric only if the camera matches the training camera.
+- `training`: factor 1: model units, the scale the weights learned. Not metres in general:
+  self-supervised training on mixed data fixes no metric scale (the shipped weights give about
+  47 m per model unit on the synthetic world); metric only if the training data were metric
+  and the camera matches the training camera.
 - `fixed`: a user factor.
 - `camera_height`: metric. Each frame a ground plane is fitted (RANSAC, then least squares) to
   the points of the lower image region whose normal is close to the gravity direction (from the
@@ -58,6 +61,15 @@ class ScaleState:
     established: bool
     relative_sigma: float
     status: str
+
+    @property
+    def units(self) -> str:
+        """What one published unit of depth and translation is, in words."""
+        if self.mode == 'camera_height' and self.established:
+            return 'metres'
+        if self.mode == 'training':
+            return 'model units (training scale, not metres)'
+        return f'model units x {self.scale:g} (not metres unless that factor makes them so)'
 
     def apply(self, depth: np.ndarray) -> np.ndarray:
         """Depth (H, W) in model units -> published units (float32, NaN kept)."""
@@ -190,8 +202,8 @@ class ScaleTracker:
     def state(self) -> ScaleState:
         if self.mode == 'training':
             return ScaleState('training', 1.0, True, RELATIVE_SIGMA['training'],
-                              'training scale (metric only if the camera matches the '
-                              'training camera)')
+                              'training scale: model units, not metres (metric only if the '
+                              'training data were metric and the camera matches)')
         if self.mode == 'fixed':
             return ScaleState('fixed', self.factor, True, RELATIVE_SIGMA['fixed'],
                               f'fixed factor {self.factor:g}')

@@ -338,6 +338,7 @@ def test_diagnostics(graph: Graph) -> None:
     assert values['device'] == 'cpu'
     assert values['model_id'] == graph.node.estimator.model_id
     assert values['scale_mode'] == 'training'
+    assert values['scale_units'] == 'model units (training scale, not metres)'
     # (stamps here are synthetic, some in the future: latency is a number, not necessarily > 0)
     assert math.isfinite(float(values['latency_mean_ms']))
 

@@ -72,6 +72,9 @@ def test_camera_height_scale_is_established_after_enough_fits() -> None:
               for i in range(MIN_MEASUREMENTS)]
     assert not states[0].established and states[0].scale == 2.0  # the prior
     assert 'not established' in states[-2].status
+    assert 'not metres' in states[-2].units and states[-1].units == 'metres'
+    assert 'not metres' in ScaleTracker('training').state.units
+    assert 'not metres' in ScaleTracker('training').state.status
     assert states[-1].established and states[-1].scale == pytest.approx(0.5, rel=0.02)
     assert states[-1].relative_sigma < states[0].relative_sigma
     depth = np.array([[2.0, np.nan]], dtype=np.float32)

@@ -67,7 +67,8 @@ def _markdown(s: dict) -> str:
         lines += [f"## Depth ({d['images']} images, cap {d['max_depth_m']:g} m, crop "
                   f"{d['crop'] or 'none'})", '', 'Median-scaled (median scale '
                   f"{d['median_scale']:.3f}):", '', depth_table(d['median_scaled']), '',
-                  'Unscaled (the published metric scale):', '', depth_table(d['unscaled']), '']
+                  "Unscaled (the estimator's own scale: model units of the weights, not "
+                  'metres):', '', depth_table(d['unscaled']), '']
     for family, title in (('trajectory', 'Trajectory (metres; ATE after sim(3) alignment, '
                                          'RPE per frame with that scale, rotation in degrees, '
                                          '5-frame snippet ATE)'),

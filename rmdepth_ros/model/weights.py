@@ -73,8 +73,9 @@ def save_weights(path: str | os.PathLike, model: torch.nn.Module, config: RMDept
     digest = content_hash(tensors)
     if scale is None:
         scale = {'mode': 'training',
-                 'description': 'depth and translation in the scale learned from the training '
-                                'data; metric only if the camera matches the training camera'}
+                 'description': 'depth and translation in model units, the scale learned from '
+                                'the training data: not metres unless the training data were '
+                                'metric and the camera matches the training camera'}
     metadata = {
         'format': FORMAT,
         'format_version': FORMAT_VERSION,

@@ -383,6 +383,7 @@ class RMDepthNode(Node):
             'scale_mode': scale.mode,
             'scale': scale.scale,
             'scale_status': scale.status,
+            'scale_units': scale.units,
             'camera_info': 'ok' if isinstance(camera, tuple) else camera or 'not received',
             'tf': 'on' if self._tf is not None else 'off',
         })
