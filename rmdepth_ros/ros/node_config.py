@@ -305,24 +305,52 @@ def descriptor(spec: ParamSpec) -> Any:
 def declare_parameters(node: Any) -> NodeConfig:
     """Declare every parameter on an rclpy node and return the validated configuration.
 
+    Every parameter gets a typed value, the arrays too (an empty list when unset: rcl reads
+    `[]` in a YAML file as "not set"), so that `ros2 param get/dump/list/describe` answer for
+    all of them. Parameters set by the user (parameters file, -p) that are not declared are
+    logged once each as a warning naming the closest declared one.
+
     Raises:
         ValueError: a value given on the command line or in a parameters file is out of range,
             of the wrong type, or fails validation (one line naming the parameter).
     """
-    from rclpy.exceptions import ParameterException, ParameterUninitializedException
-    from rclpy.parameter import Parameter
+    from rclpy.exceptions import ParameterException
 
     values = {}
     for spec in PARAMETERS:
-        default = Parameter.Type.DOUBLE_ARRAY if spec.array else spec.default
         try:
-            node.declare_parameter(spec.name, default, descriptor(spec))
-            values[spec.name] = node.get_parameter(spec.name).value
-        except ParameterUninitializedException:
-            values[spec.name] = ()  # an array left empty: no value is the empty list
+            values[spec.name] = (_declare_array(node, spec) if spec.array else
+                                 node.declare_parameter(spec.name, spec.default,
+                                                        descriptor(spec)).value)
         except ParameterException as error:
             raise ValueError(f"parameter '{spec.name}': {_explain(spec, error)}") from None
+    from rmdepth_ros.ros.startup import unknown_overrides
+
+    given = getattr(node, '_parameter_overrides', {})  # rclpy: what the user set, by name
+    for line in unknown_overrides((n for n in given if not node.has_parameter(n)), SPECS):
+        node.get_logger().warning(line)
     return NodeConfig.from_values(values)
+
+
+def _declare_array(node: Any, spec: ParamSpec) -> tuple[float, ...]:
+    """Declare a double-array parameter with a value even when none is given.
+
+    rclpy types a value by its contents, so an empty list cannot be declared as a double
+    array directly: declare it typed (and, for a moment, writable), set the typed empty list,
+    then apply the real (read-only) descriptor.
+    """
+    from rclpy.parameter import Parameter
+
+    final = descriptor(spec)
+    writable = descriptor(spec)
+    writable.read_only = False
+    value = node.declare_parameter(spec.name, Parameter.Type.DOUBLE_ARRAY, writable).value
+    if value is None:
+        value = []
+        node.set_parameters([Parameter(spec.name, Parameter.Type.DOUBLE_ARRAY, value)])
+    if final.read_only:
+        node.set_descriptor(spec.name, final)
+    return tuple(value)
 
 
 def _explain(spec: ParamSpec, error: Exception) -> str:
