@@ -142,10 +142,8 @@ def main(args: list[str] | None = None) -> int:
 
 def _run(args: list[str] | None) -> int:
     import rclpy
-    from rclpy.executors import ExternalShutdownException
+    import rclpy.logging
 
-    from rmdepth_ros.model.weights import WeightsError
-    from rmdepth_ros.ros.node import RMDepthNode
     from rmdepth_ros.ros.node_config import NODE_NAME
 
     fatal = rclpy.logging.get_logger(NODE_NAME).fatal
@@ -155,6 +153,11 @@ def _run(args: list[str] | None) -> int:
     except (StartupError, RuntimeError) as error:  # rcl's RCLError is a RuntimeError
         fatal(f'cannot start: {rcl_error_line(error)}')
         return 1
+    from rclpy.executors import ExternalShutdownException
+
+    from rmdepth_ros.model.weights import WeightsError
+    from rmdepth_ros.ros.node import RMDepthNode
+
     node = None
     try:
         if interrupted():  # (during the imports, before rclpy's handler existed)
