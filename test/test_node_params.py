@@ -16,8 +16,9 @@ import pytest
 import yaml
 
 from rmdepth_ros.ros.frame_slot import LatestFrameSlot
-from rmdepth_ros.ros.node_config import PARAMETERS, SPECS, NodeConfig, descriptor
+from rmdepth_ros.ros.node_config import PARAMETERS, SPECS, NodeConfig
 from rmdepth_ros.ros.output_plan import plan_outputs
+from rmdepth_ros.ros.parameter_declaration import declare_parameters, descriptor
 
 ROOT = Path(__file__).resolve().parent.parent
 YAML = ROOT / 'config' / 'rmdepth.yaml'
@@ -54,8 +55,6 @@ def test_table_matches_config_dataclass_and_has_descriptions() -> None:
 @pytest.mark.parametrize('namespace', ['', 'robot/front'])
 def test_yaml_loads_through_rcl_with_the_code_defaults(namespace: str) -> None:
     rclpy = pytest.importorskip('rclpy')
-    from rmdepth_ros.ros.node_config import declare_parameters
-
     context = rclpy.Context()
     rclpy.init(context=context, args=['--ros-args', '--params-file', str(YAML)])
     try:
@@ -70,8 +69,6 @@ def test_yaml_loads_through_rcl_with_the_code_defaults(namespace: str) -> None:
 def test_overrides_and_out_of_range_values_on_a_node() -> None:
     rclpy = pytest.importorskip('rclpy')
     from rclpy.parameter import Parameter
-
-    from rmdepth_ros.ros.node_config import declare_parameters
 
     context = rclpy.Context()
     rclpy.init(context=context)

@@ -48,8 +48,9 @@ from rmdepth_ros.ros.conversions import (
 from rmdepth_ros.ros.diagnostics import NodeStats, make_diagnostic_array
 from rmdepth_ros.ros.frame_slot import LatestFrameSlot
 from rmdepth_ros.ros.log_limiter import LogLimiter
-from rmdepth_ros.ros.node_config import NODE_NAME, NodeConfig, declare_parameters
+from rmdepth_ros.ros.node_config import NODE_NAME, NodeConfig
 from rmdepth_ros.ros.output_plan import TOPICS, OutputPlan, enabled_outputs, plan_outputs
+from rmdepth_ros.ros.parameter_declaration import declare_parameters
 from rmdepth_ros.ros.startup import main  # noqa: F401 - the entry point (setup.py)
 from rmdepth_ros.ros.trajectory import Trajectory
 from rmdepth_ros.scale import ScaleState, ScaleTracker
