@@ -1,4 +1,4 @@
-"""rmdepth_node as a process: parameter services, parameters files, unknown keys, SIGINT.
+"""rmdepth_node as a process: parameter services, parameters files, unknown keys, signals.
 
 The node runs as a real `rmdepth_node` process (localhost DDS profile and test domain from
 conftest.py); this process asks its parameter services like `ros2 param` does.
@@ -148,12 +148,13 @@ def test_two_sigints_end_the_node_cleanly(node: NodeProcess) -> None:
     assert 'Traceback' not in output and 'KeyboardInterrupt' not in output, output
 
 
-def test_sigints_during_start_up_end_the_node_cleanly(tiny_weights: Path) -> None:
+@pytest.mark.parametrize('stop', [signal.SIGINT, signal.SIGTERM], ids=['SIGINT', 'SIGTERM'])
+def test_signals_during_start_up_end_the_node_cleanly(tiny_weights: Path, stop: int) -> None:
     running = NodeProcess(['--ros-args', '-p', f'weights:={tiny_weights}', '-r',
                            '__ns:=/early_interrupt'])
     time.sleep(1.0)  # still importing (torch takes seconds)
     for _ in range(2):
-        running.process.send_signal(signal.SIGINT)
+        running.process.send_signal(stop)
         time.sleep(0.05)
     code, output = running.finish(timeout=TIMEOUT)
     assert code == 0, output

@@ -1,8 +1,8 @@
 """Start-up and shutdown of rmdepth_node as a process: `main`, and what happens around it.
 
-`main` (the `rmdepth_node` entry point) takes over SIGINT before the slow imports (torch, the
-node), so that Ctrl-C at any moment, once or repeatedly, ends the process cleanly with status 0;
-every start-up mistake is one FATAL line and status 1.
+`main` (the `rmdepth_node` entry point) takes over SIGINT and SIGTERM before the slow imports
+(torch, the node), so that Ctrl-C (or `kill`) at any moment, once or repeatedly, ends the
+process cleanly with status 0; every start-up mistake is one FATAL line and status 1.
 
 - `check_params_files(args)`: every `--params-file` of the ROS arguments exists and is YAML,
   checked before `rclpy.init` so that a mistake is one line naming the file and the YAML error
@@ -10,8 +10,8 @@ every start-up mistake is one FATAL line and status 1.
 - `rcl_error_line(error)`: rcl's init error, cut to one readable line (the fallback).
 - `unknown_overrides(given, declared)`: a warning per parameter a user set that the node does not
   declare (a typo in the YAML), naming the closest declared one.
-- `quiet_interrupts()`: SIGINT only asks rclpy to shut down: no KeyboardInterrupt, so a second
-  Ctrl-C (or `timeout -s INT` after a first one) cannot interrupt the clean-up with a traceback.
+- `quiet_interrupts()`: SIGINT / SIGTERM only ask rclpy to shut down: no KeyboardInterrupt, so
+  a second Ctrl-C (or `timeout -s INT` after a first one) cannot break the clean-up.
 """
 
 from __future__ import annotations
@@ -97,18 +97,21 @@ def unknown_overrides(given: Iterable[str], declared: Iterable[str]) -> list[str
 
 
 _interrupted = threading.Event()
+#: The signals that end the node (rclpy's handler shuts its context down on both).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def quiet_interrupts() -> None:
-    """Make SIGINT only note the request (`interrupted()`), never raise KeyboardInterrupt.
+    """Make SIGINT / SIGTERM only note the request (`interrupted()`), never raise or kill.
 
     Call before `rclpy.init` (main thread only): rclpy's signal handler, installed by init,
-    shuts the context down on every SIGINT (which ends `spin`) and then chains to this
+    shuts the context down on every such signal (which ends `spin`) and then chains to this
     Python-level handler. Without it, each SIGINT also raises KeyboardInterrupt wherever the
-    main thread is, e.g. inside the clean-up after the first one.
+    main thread is (e.g. inside the clean-up after the first one), and a second SIGTERM kills.
     """
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, _note_interrupt)
+        for stop in STOP_SIGNALS:
+            signal.signal(stop, _note_interrupt)
 
 
 def _note_interrupt(signum: int, frame: object) -> None:
@@ -116,19 +119,20 @@ def _note_interrupt(signum: int, frame: object) -> None:
 
 
 def interrupted() -> bool:
-    """Whether a SIGINT arrived since `quiet_interrupts()`."""
+    """Whether a SIGINT or SIGTERM arrived since `quiet_interrupts()`."""
     return _interrupted.is_set()
 
 
 def ignore_interrupts() -> None:
-    """Ignore SIGINT from now on (main thread only): for the last moments of the process.
+    """Ignore SIGINT / SIGTERM from now on (main thread only): for the process's last moments.
 
     Python resets its own handlers to the default (die) when it finalises, and the DDS teardown
-    after that takes a moment: a late SIGINT would end the process with status -2. An ignored
-    signal stays ignored.
+    after that takes a moment: a late signal would end the process with status -2 / -15. An
+    ignored signal stays ignored.
     """
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for stop in STOP_SIGNALS:
+            signal.signal(stop, signal.SIG_IGN)
 
 
 def main(args: list[str] | None = None) -> int:
