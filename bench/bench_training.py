@@ -41,7 +41,7 @@ from rmdepth_ros.model.weights import load_weights
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / 'training' / 'configs' / 'cpu_stage4_supervised_mixed.yaml'
 KITTI = ROOT.parent / 'shared' / 'data' / 'kitti_odometry_07'
-# Not by default: 'compile' (its first step compiled for 7 minutes on this 2-core machine) and
+# Not by default: 'compile' (its first step compiled for 11 minutes on this 2-core machine) and
 # 'workers=N' (the live loader's prefetching would run during the other variants' steps).
 DEFAULT_VARIANTS = ('baseline', 'iters=5,2,2', 'iters=3,1,1', 'res=128x48', 'res=256x80',
                     'res=320x96', 'channels_last', 'threads=1')
