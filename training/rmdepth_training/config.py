@@ -23,6 +23,7 @@ from typing import Any, Union
 import yaml
 
 from rmdepth_ros.model.config import RMDepthConfig
+from rmdepth_ros.synth.config import MOTIONS
 
 
 class ConfigError(ValueError):
@@ -50,8 +51,9 @@ class DataConfig:
     epoch_samples: samples in one "epoch" of an endless stream (synthetic); finite datasets
       use their length.
     num_workers: DataLoader worker processes (0 = load in the training process).
-    synth_motion: camera motion of the synthetic world: 'drive' (forward along the road) or
-      'diverse' (a style per sequence: turns, stops, reversing, shake, standing camera).
+    synth_motion: camera motion of the synthetic world: 'drive' (forward along the road),
+      'diverse' (a style per sequence: turns, stops, reversing, shake, standing camera) or one
+      style of `rmdepth_ros.synth.agile.STYLES` (`SynthConfig.motion`).
     frame_step_max: synthetic: the step between frames is drawn from [frame_step,
       frame_step_max] per sample (speed diversity).
     static_prob: synthetic: probability that the earlier source is the target frame itself
@@ -232,7 +234,7 @@ class TrainConfig:
 
 _CHOICES = {
     'data.kind': ('synthetic', 'kitti', 'cityscapes', 'bag'),
-    'data.synth_motion': ('drive', 'diverse'),
+    'data.synth_motion': MOTIONS,
     'amp': ('auto', 'off', 'bf16', 'fp16'),
     'motion_init': ('he', 'default'),
     'loss.object_reg': ('outlier_aware', 'sparsity', 'none'),
