@@ -363,9 +363,10 @@ def test_he_init_makes_the_pose_head_see_its_input():
 
 
 def test_motion_network_can_learn_faster_than_the_depth_network():
+    from rmdepth_training.step import param_groups
+
     from rmdepth_ros.model.config import TINY
     from rmdepth_ros.model.rmdepth import RMDepth
-    from rmdepth_training.step import param_groups
 
     model = RMDepth(TINY)
     plain = param_groups(model, 1e-4, 10.0)
