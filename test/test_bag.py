@@ -175,7 +175,8 @@ def test_start_time_shifts_every_stamp(tmp_path: Path, storage: str) -> None:
     start = seconds_to_ns(SYNTHETIC_START)
     assert SYNTHETIC_START == datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp()
     expected = [start + seconds_to_ns(f.timestamp) - seconds_to_ns(100.0) for f in frames]
-    assert [f.timestamp for f in BagSequence(path)] == pytest.approx(np.array(expected) * 1e-9)
+    assert [f.timestamp for f in BagSequence(path)] == pytest.approx(
+        np.array(expected) * 1e-9, rel=0, abs=1e-6)
     with Reader(path) as reader:
         assert reader.start_time == start  # metadata starting_time
         stamps = {conn.topic: [] for conn in reader.connections}
