@@ -34,6 +34,7 @@ from rmdepth_training.criterion import compute_losses, object_motion_scale
 from rmdepth_training.datasets import build_train_loader, steps_per_epoch, validation_sequences
 from rmdepth_training.evaluation import evaluate_sequences
 from rmdepth_training.logs import RunLogger, image_panels
+from rmdepth_training.supervised import GT_KEYS, supervised_losses
 from rmdepth_training.training_model import TrainingModel
 
 
@@ -138,6 +139,12 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
                       temporal_order=cfg.loss.temporal_order)
         result = compute_losses(outputs, images, K, cfg.loss, cfg.model.min_depth,
                                 cfg.model.max_depth, motion_scale, batch['index'])
+        if cfg.loss.supervised > 0:
+            truth = {key: batch[key].to(device, non_blocking=True) for key in GT_KEYS}
+            supervised, sup_parts = supervised_losses(outputs, truth, K, cfg.loss)
+            result.total = result.total + supervised
+            result.parts.update(sup_parts)
+            result.parts['loss'] = result.total.detach()
         if not torch.isfinite(result.total):
             raise FloatingPointError(f'step {step}: loss is {result.total.item()}; '
                                      f'parts {_floats(result.parts)}')
