@@ -25,7 +25,7 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 from test_node_graph import HEIGHT, TIMEOUT, WIDTH, Probe, key, to_stamp  # noqa: E402
 
-from rmdepth_ros.ros import node as node_module  # noqa: E402
+from rmdepth_ros.ros import frame_messages as frame_messages_module  # noqa: E402
 from rmdepth_ros.ros.conversions import array_to_image  # noqa: E402
 from rmdepth_ros.ros.node import RMDepthNode  # noqa: E402
 
@@ -193,7 +193,7 @@ def test_a_frame_that_fails_to_build_publishes_nothing(runtime: Runtime,
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError('point cloud broke')
 
-    monkeypatch.setattr(node_module, 'depth_to_pointcloud2', broken)
+    monkeypatch.setattr(frame_messages_module, 'depth_to_pointcloud2', broken)
     runtime.t = time.time() - 10.0
     failed = runtime.send(runtime.t)
     runtime.probe.wait_log(LOGGER, 'frame dropped: unexpected RuntimeError: point cloud broke')

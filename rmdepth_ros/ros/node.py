@@ -39,20 +39,15 @@ from rmdepth_ros.inference import Estimator, EstimatorOutput
 from rmdepth_ros.model.weights import WeightsError
 from rmdepth_ros.ros.conversions import (
     ConversionError,
-    array_to_image,
     camera_info_to_intrinsics,
-    colorize_depth,
-    colorize_flow,
     compressed_to_rgb8,
-    depth_to_pointcloud2,
     image_to_rgb8,
-    intrinsics_to_camera_info,
     make_odometry,
     make_transform_stamped,
-    overlay_mask,
     scale_intrinsics_np,
 )
 from rmdepth_ros.ros.diagnostics import NodeStats, make_diagnostic_array
+from rmdepth_ros.ros.frame_messages import frame_messages
 from rmdepth_ros.ros.frame_slot import MAX_SKIPPED, LatestFrameSlot
 from rmdepth_ros.ros.log_limiter import LogLimiter
 from rmdepth_ros.ros.node_config import NODE_NAME, NodeConfig, declare_parameters
@@ -210,9 +205,7 @@ class RMDepthNode(Node):
         estimated_at = time.perf_counter()
         scale = self.scale.update(out.depth, out.intrinsics)
         depth = scale.apply(out.depth)
-        outgoing = (self._depth_messages(header, depth, out.intrinsics, plan)
-                    + self._view_messages(header, image, depth, out, plan, config)
-                    + self._points_messages(header, image, depth, out, plan, config)
+        outgoing = (frame_messages(header, image, depth, out, plan, config)
                     + self._odometry_messages(header, out, scale, plan, config))
         latency = self._latency(header)
         for output, message in outgoing:
@@ -290,48 +283,7 @@ class RMDepthNode(Node):
             self._log.log(level, f'reset:{_kind(reason)}', f'temporal state reset: {reason} '
                           '(this frame: depth only; odometry continues from the last pose)')
 
-    # -- arrays -> messages (nothing is published here) --------------------------------------
-
-    def _depth_messages(self, header: Any, depth: np.ndarray, K: np.ndarray,
-                        plan: OutputPlan) -> list[tuple[str, Any]]:
-        outgoing = []
-        if plan.depth:
-            outgoing.append(('depth', array_to_image(depth, '32FC1', header)))
-        if plan.depth_info:
-            height, width = depth.shape
-            outgoing.append(('depth_info', intrinsics_to_camera_info(K, width, height, header)))
-        return outgoing
-
-    def _view_messages(self, header: Any, image: np.ndarray, depth: np.ndarray,
-                       out: EstimatorOutput, plan: OutputPlan,
-                       config: NodeConfig) -> list[tuple[str, Any]]:
-        outgoing = []
-        if plan.depth_color:
-            colour = colorize_depth(depth, config.depth_color_min, config.depth_color_max)
-            outgoing.append(('depth_color', array_to_image(colour, 'bgr8', header)))
-        if out.flow is not None and plan.flow:
-            outgoing.append(('flow', array_to_image(out.flow, '32FC2', header)))
-        if out.flow is not None and plan.flow_color:
-            colour = colorize_flow(out.flow, config.flow_color_max or None)
-            outgoing.append(('flow_color', array_to_image(colour, 'bgr8', header)))
-        if out.motion_mask is not None and plan.mask:
-            mono = out.motion_mask.astype(np.uint8) * np.uint8(255)
-            outgoing.append(('mask', array_to_image(mono, 'mono8', header)))
-        if out.motion_mask is not None and plan.mask_overlay:
-            overlay = overlay_mask(image, out.motion_mask)
-            outgoing.append(('mask_overlay', array_to_image(overlay, 'bgr8', header)))
-        return outgoing
-
-    def _points_messages(self, header: Any, image: np.ndarray, depth: np.ndarray,
-                         out: EstimatorOutput, plan: OutputPlan,
-                         config: NodeConfig) -> list[tuple[str, Any]]:
-        if not plan.points:
-            return []
-        drop = out.motion_mask if config.points_drop_moving else None
-        cloud = depth_to_pointcloud2(depth, out.intrinsics, header,
-                                     rgb=image if config.points_rgb else None, mask_drop=drop,
-                                     stride=config.points_stride)
-        return [('points', cloud)]
+    # -- odometry and TF messages (built, not yet published; images: frame_messages) ---------
 
     def _odometry_messages(self, header: Any, out: EstimatorOutput, scale: ScaleState,
                            plan: OutputPlan, config: NodeConfig) -> list[tuple[str, Any]]:
