@@ -8,6 +8,7 @@ scalars.jsonl), validation.jsonl, summary.json.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 import time
@@ -64,10 +65,16 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         load_torchvision_resnet18(model.depth_net.encoder, cfg.pretrained_encoder)
     if cfg.init_weights and not resume:
         start, metadata = load_weights(cfg.init_weights)
-        if metadata['config'] != cfg.model:
+        old = metadata['config']
+        gains = {'pose_rotation_scale': cfg.model.pose_rotation_scale,
+                 'pose_translation_scale': cfg.model.pose_translation_scale}
+        if dataclasses.replace(old, **gains) != cfg.model:
             raise ConfigError(f'{cfg.init_weights}: its architecture differs from the model '
                               'section; copy the model section from the weights file')
         model.load_state_dict(start.state_dict(), strict=True)
+        # New pose-decoder output gains keep the starting function (see PoseDecoder).
+        model.motion_net.pose_decoder.adopt_gains(old.pose_rotation_scale,
+                                                  old.pose_translation_scale)
     model.to(device).train()
     net: torch.nn.Module = TrainingModel(model, amp_dtype)
     if dist_info.enabled:
