@@ -20,12 +20,11 @@ from pathlib import Path
 import sys
 import time
 
-import numpy as np
 from tqdm import tqdm
 
 from rmdepth_ros.evaluation.baselines.runner import BASELINES, BaselineOptions, BaselineRunner
 from rmdepth_ros.evaluation.scorecard_sets import DEFAULT_DATA, ScoreSet, available_sets
-from rmdepth_ros.evaluation.skill import COMPARED, skill, verdicts
+from rmdepth_ros.evaluation.skill import COMPARED, average_rows, verdicts
 
 #: the errors the scorecard table shows (all are in scorecard.json)
 TABLE_METRICS = ('abs_rel', 'snippet_ate_mean', 'rpe_trans_per_m', 'yaw_sum_err_deg', 'epe',
@@ -63,24 +62,9 @@ def run_set(score_set: ScoreSet, estimator, bar: tqdm) -> dict:
         summary = build_summary(session, {'sequence': sequence.name, 'frames': len(sequence)})
         per_sequence.append(summary)
         all_rows.append(summary['comparison'])
-    rows = _average_rows(all_rows)
+    rows = average_rows(all_rows)
     return {'title': score_set.title, 'sequences': per_sequence, 'comparison': rows,
             'verdict': verdicts(rows)}
-
-
-def _average_rows(row_lists: list[list[dict]]) -> list[dict]:
-    """Mean system and baseline value of each (metric, baseline) over sequences; skill anew."""
-    groups: dict[tuple[str, str], list[dict]] = {}
-    for rows in row_lists:
-        for row in rows:
-            groups.setdefault((row['metric'], row['baseline']), []).append(row)
-    result = []
-    for rows in groups.values():
-        row = dict(rows[0], system=float(np.mean([r['system'] for r in rows])),
-                   value=float(np.mean([r['value'] for r in rows])), sequences=len(rows))
-        row['skill'] = skill(row['system'], row['value'])
-        result.append(row)
-    return result
 
 
 def _cell(value: float, skill_value: float | None = None) -> str:

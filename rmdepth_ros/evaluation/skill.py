@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from rmdepth_ros.evaluation.baselines.runner import BASELINES
 
 #: (family, key, label) of every compared error; the first of each family decides the sentence.
@@ -69,6 +71,22 @@ def compare(system: dict, baselines: dict[str, dict]) -> list[dict]:
                          'baseline': name, 'baseline_label': BASELINES[name][1],
                          'value': theirs, 'skill': skill(mine, theirs)})
     return rows
+
+
+def average_rows(row_lists: list[list[dict]]) -> list[dict]:
+    """`compare` rows of several sequences -> one row per (metric, baseline): the mean system
+    and baseline values over the sequences that have it (`sequences`), skill recomputed."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for rows in row_lists:
+        for row in rows:
+            groups.setdefault((row['metric'], row['baseline']), []).append(row)
+    result = []
+    for rows in groups.values():
+        row = dict(rows[0], system=float(np.mean([r['system'] for r in rows])),
+                   value=float(np.mean([r['value'] for r in rows])), sequences=len(rows))
+        row['skill'] = skill(row['system'], row['value'])
+        result.append(row)
+    return result
 
 
 def verdicts(rows: list[dict]) -> list[str]:
