@@ -54,6 +54,8 @@ def run_set(score_set: ScoreSet, estimator, bar: tqdm) -> dict:
         bar.set_description(f'{score_set.key}: {sequence.name}')
         start = time.perf_counter()
         for i, frame in enumerate(sequence):
+            if score_set.per_frame:
+                estimator.reset('not a video')
             output = estimator.process(frame.image, frame.intrinsics, frame.timestamp)
             stamp = seconds_to_ns(frame.timestamp)
             session.consume(frame, prediction_from_output(i, stamp, output, integrator), stamp)

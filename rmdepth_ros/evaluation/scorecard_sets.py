@@ -23,13 +23,15 @@ DEFAULT_DATA = Path(__file__).resolve().parents[3] / 'shared' / 'data'
 @dataclass
 class ScoreSet:
     """key: short name; title: the table's label; open: () -> sequences; camera_height: metres
-    (the flat-ground baseline); max_depth: the depth cap, metres."""
+    (the flat-ground baseline); max_depth: the depth cap, metres; per_frame: the frames are
+    not a video (the estimator is reset before each)."""
 
     key: str
     title: str
     open: Callable[[], list[Sequence]]
     camera_height: float = 1.65
     max_depth: float = 80.0
+    per_frame: bool = False
 
 
 class FirstFrames(Sequence):
@@ -84,14 +86,11 @@ def _synthetic(seeds: list[int], frames: int, static: bool = False
     return open_
 
 
-def _ddad(folder: Path, frames: int | None) -> Callable[[], list[Sequence]] | str:
-    try:
-        from rmdepth_ros.datasets.depth_folder import DepthFolderSequence
-    except ImportError:
-        return 'needs the depth-folder reader (issue 10 item 3), not on this branch yet'
-
+def _ddad(folder: Path, frames: int | None) -> Callable[[], list[Sequence]]:
     def open_() -> list[Sequence]:
-        return [FirstFrames(DepthFolderSequence(folder), frames)]
+        from rmdepth_ros.datasets.depth_folder import DepthFolderSequence
+
+        return [FirstFrames(DepthFolderSequence(folder, body_mask='auto'), frames)]
     return open_
 
 
@@ -115,12 +114,9 @@ def available_sets(data: Path, frames: int | None, seeds: int, synthetic_frames:
             else:
                 skipped[key] = f'{data / name} is absent'
         if (data / 'ddad_sample').is_dir():
-            opener = _ddad(data / 'ddad_sample', frames)
-            if isinstance(opener, str):
-                skipped['ddad'] = opener
-            else:
-                sets.append(ScoreSet('ddad', 'DDAD sample (27 images, LiDAR depth, cap 200 m)',
-                                     opener, camera_height=1.5, max_depth=200.0))
+            sets.append(ScoreSet('ddad', 'DDAD sample (LiDAR depth, ego body masked, cap 200 m)',
+                                 _ddad(data / 'ddad_sample', frames), camera_height=1.5,
+                                 max_depth=200.0, per_frame=True))
         else:
             skipped['ddad'] = f"{data / 'ddad_sample'} is absent"
     sets.append(ScoreSet('synthetic', f'synthetic, held-out seeds {SYNTHETIC_SEED}-'
