@@ -23,7 +23,7 @@ from rmdepth_ros.evaluation.baselines.runner import BaselineRunner
 from rmdepth_ros.evaluation.metrics import flow_epe, motion_errors
 from rmdepth_ros.evaluation.offline import run_offline
 from rmdepth_ros.evaluation.prediction import PoseIntegrator, Prediction
-from rmdepth_ros.evaluation.report import build_summary
+from rmdepth_ros.evaluation.report import build_summary, markdown_report
 from rmdepth_ros.evaluation.scoring import Scorer
 from rmdepth_ros.evaluation.session import Session
 from rmdepth_ros.evaluation.skill import compare, skill, verdicts
@@ -170,6 +170,10 @@ def test_ground_truth_double_beats_every_baseline() -> None:
     assert all(r['skill'] < 0.01 for r in rows if r['metric'] in primary)
     assert {r['metric'] for r in rows} >= primary
     assert all('the system beats every baseline' in s for s in summary['verdict'])
+    text = markdown_report(summary)
+    assert '| metric | system | baseline | its value | skill |' in text
+    assert '| flow EPE (px) | 0 | OpenCV DIS |' in text
+    assert '- Camera motion (5-frame snippet ATE (m), skill in brackets): the system beats' in text
 
 
 def test_skill_and_verdicts() -> None:

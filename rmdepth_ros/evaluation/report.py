@@ -62,11 +62,12 @@ def write_report(session: Session, out_dir: Path, info: dict) -> dict:
         plots['trajectory'] = plot_trajectory(*pair, out_dir / 'trajectory.png')
     summary['plots'] = {name: path.name for name, path in plots.items()}
     (out_dir / 'metrics.json').write_text(json.dumps(summary, indent=2, default=str))
-    (out_dir / 'report.md').write_text(_markdown(summary))
+    (out_dir / 'report.md').write_text(markdown_report(summary))
     return summary
 
 
-def _markdown(s: dict) -> str:
+def markdown_report(s: dict) -> str:
+    """report.md from a summary (`build_summary` plus 'plots')."""
     lines = ['# rmdepth_ros evaluation report', '']
     for note in s.get('notes', []):
         lines += [f'> **{note}**', '']
