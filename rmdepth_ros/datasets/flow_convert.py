@@ -7,17 +7,21 @@ frame 2's grid is f(q) = q - p for the p with p + F(p) = q (docs/conventions.md)
    the (up to) four pixel centres around q.
 2. Refine: for each candidate, solve p + F(p) = q exactly by the fixed-point iteration
    p <- q - F(p), F interpolated bilinearly (float64), starting at the candidate. It converges
-   where F changes by less than one pixel per pixel; a candidate whose iteration does not meet
-   q to within `tolerance` pixels, wanders more than 1.5 px from where it started, or touches
-   an unknown flow value is dropped.
+   where F changes by less than one pixel per pixel. A candidate is dropped when its iteration
+   does not meet q to within `tolerance` px, wanders more than 1.5 px from where it started,
+   touches an unknown flow value, or lands between pixels whose flows differ by more than
+   `max_spread` px (a motion boundary: bilinear F would mix two surfaces there).
 3. Occlusion rule: several points of frame 1 can land on one pixel of frame 2, and which is in
    front is unknown without depth, so the one with the LARGEST flow magnitude wins (under
-   camera translation nearer points move more).
+   camera translation nearer points move more). If a larger flow than the winner's (by more
+   than `max_spread`) landed within a pixel but did not resolve (a thin foreground object),
+   the pixel is NaN rather than given the background's flow.
 4. Pixels of frame 2 that no point reaches (disocclusions, points from outside the view) are
    NaN.
 
 The result is exact up to the bilinear interpolation of F between pixel centres: on a smooth
-flow field the error is well below 0.01 px (tested on synthetic pairs).
+flow field the error is well below 0.01 px (test/test_flo.py: median < 0.001 px on a synthetic
+pair against the world's exact flow).
 """
 
 from __future__ import annotations
