@@ -20,6 +20,7 @@ import sys
 
 from rmdepth_ros.datasets.sequence import DataError
 from rmdepth_ros.evaluation.dds_env import ensure_localhost_dds
+from rmdepth_ros.resize import DEFAULT_RESIZE, RESIZE_MODES
 
 
 def _say(message: str) -> None:
@@ -45,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--device', default='cpu', help='auto, cpu, cuda, cuda:N')
     parser.add_argument('--input-size', type=_size, help='network input WxH (default: the '
                         "weights' training size)")
+    parser.add_argument('--resize', choices=RESIZE_MODES, default=DEFAULT_RESIZE,
+                        help="images of another aspect ratio than the network's: centre-crop "
+                        '(NaN outside), pad or stretch (default: %(default)s)')
     parser.add_argument('--image-topic')
     parser.add_argument('--camera-info-topic')
     for kind in ('depth', 'odom', 'flow', 'mask'):
@@ -123,13 +127,15 @@ def run(args: argparse.Namespace) -> dict:
             out_dir.mkdir(parents=True, exist_ok=True)
             run_live(sequence, session, LiveOptions(
                 weights=str(weights), device=args.device, input_size=args.input_size,
+                resize=args.resize,
                 rate=args.rate, lockstep=args.lockstep, log_path=out_dir / 'node.log',
                 progress=progress))
         else:
             from rmdepth_ros.evaluation.offline import run_offline
             from rmdepth_ros.inference import Estimator
 
-            estimator = Estimator(weights, device=args.device, input_size=args.input_size)
+            estimator = Estimator(weights, device=args.device, input_size=args.input_size,
+                                  resize=args.resize)
             run_offline(sequence, estimator, session, progress)
     except BaseException:
         if bag is not None:
@@ -158,7 +164,8 @@ def _kitti(args, weights: Path, note: str | None, out_dir: Path, progress: bool)
 
     if not (args.kitti_root and args.test_files):
         raise DataError('kitti-eigen needs --kitti-root and --test-files')
-    estimator = Estimator(weights, device=args.device, input_size=args.input_size)
+    estimator = Estimator(weights, device=args.device, input_size=args.input_size,
+                          resize=args.resize)
     result = evaluate_kitti_eigen(args.kitti_root, args.test_files, estimator, args.max_depth,
                                   progress)
     result.update(weights=str(weights), notes=[note] if note else [])
