@@ -1,7 +1,7 @@
 """`rmdepth-eval scorecard`: every output on real and held-out synthetic data, beside baselines.
 
     rmdepth-eval scorecard [--weights FILE] [--out DIR] [--data DIR] [--frames N]
-                           [--seeds N] [--synthetic-frames N] [--quick]
+                           [--seeds N] [--synthetic-frames N] [--quick] [--resize MODE]
 
 Runs the estimator (exactly as a user's camera feeds it: full-size frames, gray as gray) and
 every baseline (`baselines/`) on the sets of `scorecard_sets`: KITTI odometry 00 (validation),
@@ -25,6 +25,7 @@ from tqdm import tqdm
 from rmdepth_ros.evaluation.baselines.runner import BASELINES, BaselineOptions, BaselineRunner
 from rmdepth_ros.evaluation.scorecard_sets import DEFAULT_DATA, ScoreSet, available_sets
 from rmdepth_ros.evaluation.skill import COMPARED, average_rows, verdicts
+from rmdepth_ros.resize import DEFAULT_RESIZE, RESIZE_MODES
 
 #: the errors the scorecard table shows (all are in scorecard.json)
 TABLE_METRICS = ('abs_rel', 'snippet_ate_mean', 'rpe_trans_per_m', 'yaw_sum_err_deg', 'epe',
@@ -81,7 +82,8 @@ def markdown(card: dict) -> str:
     names = list(BASELINES)
     head = ['set', 'metric', 'system'] + [BASELINES[n][1] for n in names]
     lines = ['# rmdepth scorecard', '',
-             f"Weights {card['weights']} (model id {card['model_id']}), "
+             f"Weights {card['weights']} (model id {card['model_id']}, network input "
+             f"{card['input_size'][0]}x{card['input_size'][1]}, resize {card['resize']}), "
              f"{card['runtime_s']:.0f} s on {card['threads']} CPU threads. Cells: baseline "
              'value (skill = system error / baseline error; < 1 = the system is better). '
              'Every figure is an error: lower is better.', '',
@@ -118,11 +120,12 @@ def run(args: argparse.Namespace) -> dict:
                                    args.synthetic_frames)
     for key, reason in skipped.items():
         _say(f'not scored: {key}: {reason}')
-    estimator = Estimator(args.weights, device=args.device)
+    estimator = Estimator(args.weights, device=args.device, resize=args.resize)
     opened = [(s, s.open()) for s in sets]
     total = sum(len(seq) for _, sequences in opened for seq in sequences)
     card: dict = {'weights': args.weights or 'shipped default', 'model_id': estimator.model_id,
-                  'input_size': list(estimator.input_size), 'data': str(args.data),
+                  'input_size': list(estimator.input_size), 'resize': args.resize,
+                  'data': str(args.data),
                   'threads': torch.get_num_threads(), 'skipped': skipped, 'sets': {}}
     with tqdm(total=total, unit='frame', disable=args.no_progress) as bar:
         for score_set, sequences in opened:
@@ -148,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--quick', action='store_true',
                         help='smoke test: 6 frames per real sequence, 1 synthetic seed of 6')
     parser.add_argument('--device', default='cpu')
+    parser.add_argument('--resize', choices=RESIZE_MODES, default=DEFAULT_RESIZE,
+                        help="how other aspect ratios reach the network (Estimator's resize)")
     parser.add_argument('--no-progress', action='store_true')
     return parser
 
