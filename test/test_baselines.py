@@ -186,3 +186,8 @@ def test_skill_and_verdicts() -> None:
         ('fl_all', 'zero_flow', pytest.approx(1 / 3)), ('fl_all', 'dis_flow', 2.0)]
     assert verdicts(rows) == ['Flow (flow EPE (px), skill in brackets): the system beats zero '
                               'flow (0.50); does not beat OpenCV DIS (2.00).']
+    rows[1]['skill'] = 0.997  # prints as 1.00: a tie, not a win
+    assert verdicts(rows)[0].endswith('beats zero flow (0.50); ties with OpenCV DIS (1.00).')
+    rows[0]['skill'] = 1.5
+    assert verdicts(rows)[0].endswith('beats no baseline (ties with OpenCV DIS (1.00); loses '
+                                      'to zero flow (1.50)).')

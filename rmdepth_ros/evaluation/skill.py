@@ -26,6 +26,7 @@ COMPARED = (
     ('motion_mask', 'mask_error', 'mask 1 - IoU'),
     ('motion_mask', 'moving_fraction_static', 'marked moving where nothing moves'),
 )
+TIE = 0.005  # |skill - 1| below this is a tie (it prints as 1.00)
 FAMILY_NAMES = {'depth': 'depth', 'trajectory': 'camera motion', 'flow': 'flow',
                 'motion_mask': 'masks'}
 
@@ -99,13 +100,21 @@ def verdicts(rows: list[dict]) -> list[str]:
             continue
         chosen = [r for r in rows if r['family'] == family and r['metric'] == primary]
         label = chosen[0]['label']
-        beats = [f"{r['baseline_label']} ({r['skill']:.2f})" for r in chosen if r['skill'] < 1]
-        loses = [f"{r['baseline_label']} ({r['skill']:.2f})" for r in chosen if r['skill'] >= 1]
-        if not loses:
+        groups: dict[str, list[str]] = {'beats': [], 'ties': [], 'loses': []}
+        for r in chosen:
+            verdict = ('ties' if abs(r['skill'] - 1.0) < TIE else
+                       'beats' if r['skill'] < 1.0 else 'loses')
+            groups[verdict].append(f"{r['baseline_label']} ({r['skill']:.2f})")
+        beats, ties, loses = groups['beats'], groups['ties'], groups['loses']
+        if beats and not ties and not loses:
             text = f"beats every baseline: {', '.join(beats)}"
         elif not beats:
-            text = f"beats no baseline (loses to {', '.join(loses)})"
+            text = 'beats no baseline (' + '; '.join(
+                ([f"ties with {', '.join(ties)}"] if ties else [])
+                + ([f"loses to {', '.join(loses)}"] if loses else [])) + ')'
         else:
-            text = f"beats {', '.join(beats)}; does not beat {', '.join(loses)}"
+            text = '; '.join([f"beats {', '.join(beats)}"]
+                             + ([f"ties with {', '.join(ties)}"] if ties else [])
+                             + ([f"does not beat {', '.join(loses)}"] if loses else []))
         sentences.append(f'{name.capitalize()} ({label}, skill in brackets): the system {text}.')
     return sentences
