@@ -81,7 +81,7 @@ def run(out_dir: Path, frames: int, size: tuple[int, int], device: str) -> dict:
 
     ensure_localhost_dds(_say)
     from rmdepth_ros.bags.reader import BagSequence
-    from rmdepth_ros.bags.writer import write_bag
+    from rmdepth_ros.bags.writer import SYNTHETIC_START, write_bag
     from rmdepth_ros.evaluation.live import LiveOptions, run_live
     from rmdepth_ros.evaluation.output_bag import OutputBag
     from rmdepth_ros.evaluation.report import write_report
@@ -104,7 +104,8 @@ def run(out_dir: Path, frames: int, size: tuple[int, int], device: str) -> dict:
     _say(f'step 2/4: generating the default sequence (synthetic street world, seed {DEMO_SEED},'
          f' {frames} frames at {size[0]}x{size[1]}, {config.fps:g} Hz) as a ROS 2 bag')
     tick = time.perf_counter()
-    write_bag(SyntheticSequence(config), input_bag, camera_height=config.camera_height)
+    write_bag(SyntheticSequence(config), input_bag, camera_height=config.camera_height,
+              start_time=SYNTHETIC_START)
     _say(f'wrote {input_bag} in {time.perf_counter() - tick:.1f} s')
 
     _say('step 3/4: playing the bag live through rmdepth_node (subprocess, localhost DDS), '
