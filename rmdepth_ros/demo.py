@@ -65,12 +65,18 @@ def _print_table(summary: dict, out_dir: Path, input_bag: Path, output_bag: Path
           f'\n  input bag:   {input_bag}'
           f'\n  output bag:  {output_bag}  (replay: ros2 bag play {output_bag}; rviz2 topics '
           '/rmdepth/*)')
+    if summary.get('verdict'):
+        print('\n  Against baselines (skill = system error / baseline error, < 1 = better; '
+              'report.md has the table):')
+        for sentence in summary['verdict']:
+            print(f'  - {sentence}')
     for note in summary.get('notes', []):
         print(f'\n  !!! {note}')
 
 
 def run(out_dir: Path, frames: int, size: tuple[int, int], device: str) -> dict:
     """The whole demo (module docstring); returns the evaluation summary."""
+    from rmdepth_ros.evaluation.baselines.runner import BaselineOptions, BaselineRunner
     from rmdepth_ros.evaluation.dds_env import ensure_localhost_dds
 
     ensure_localhost_dds(_say)
@@ -106,7 +112,8 @@ def run(out_dir: Path, frames: int, size: tuple[int, int], device: str) -> dict:
          'recording depth, flow, motion_mask and odom')
     sequence = BagSequence(input_bag)
     session = Session(Scorer(), bag=OutputBag(output_bag),
-                      samples_at=sample_indices(len(sequence)))
+                      samples_at=sample_indices(len(sequence)),
+                      baselines=BaselineRunner(BaselineOptions(camera_height=config.camera_height)))
     if note:
         session.notes.append(note)
     try:

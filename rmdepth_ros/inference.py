@@ -23,6 +23,7 @@ from rmdepth_ros.model import geometry
 from rmdepth_ros.model.depth_net import disp_to_depth
 from rmdepth_ros.model.rmdepth import RMDepth
 from rmdepth_ros.model.weights import load_weights
+from rmdepth_ros.resize import DEFAULT_RESIZE, RESIZE_MODES, Window, input_window
 
 PRECISIONS = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 
@@ -91,12 +92,16 @@ class Estimator:
     max_frame_gap: seconds; a larger gap between consecutive frames of the stream resets the
       temporal state (frames the caller skipped count: see `process`).
     output: 'input' (outputs at the input image's resolution) or 'network' (at input_size).
+    resize: how an image whose aspect ratio differs from input_size's reaches the network:
+      'crop' (centre crop; outputs NaN outside it), 'pad' (edge-replicated padding) or
+      'stretch'; see rmdepth_ros.resize.
     """
 
     def __init__(self, weights: str | os.PathLike | None = None, device: str = 'auto',
                  precision: str = 'fp32', input_size: tuple[int, int] | None = None,
                  max_frame_gap: float = 0.5, output: str = 'input',
-                 model: RMDepth | None = None, metadata: dict[str, Any] | None = None) -> None:
+                 model: RMDepth | None = None, metadata: dict[str, Any] | None = None,
+                 resize: str = DEFAULT_RESIZE) -> None:
         self.device = select_device(device)
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, "
@@ -105,6 +110,9 @@ class Estimator:
             raise ValueError(f"precision '{precision}' needs a CUDA device; use fp32 on CPU")
         if output not in ('input', 'network'):
             raise ValueError(f"output must be 'input' or 'network', got '{output}'")
+        if resize not in RESIZE_MODES:
+            raise ValueError(f"resize must be one of {', '.join(RESIZE_MODES)}, got '{resize}'")
+        self.resize = resize
         if not (max_frame_gap > 0 and math.isfinite(max_frame_gap)):
             raise ValueError(f'max_frame_gap must be a positive number of seconds, '
                              f'got {max_frame_gap}')
@@ -155,9 +163,9 @@ class Estimator:
             self.reset(reason)
         reset_reason, self._pending_reset = self._pending_reset, None
 
-        width, height = self.input_size
-        net_k = _scale_intrinsics(intrinsics, size, (height, width))
-        tensor = self._to_tensor(image)
+        window = input_window((size[1], size[0]), self.input_size, self.resize)
+        net_k = window.network_intrinsics(intrinsics)
+        tensor = self._to_tensor(window.to_network(image))
         timings = {'preprocess': _ms(start)}
 
         with torch.inference_mode():
@@ -174,7 +182,7 @@ class Estimator:
                 self._estimate_motion(out, tensor, self._previous.image, depth, net_k)
             timings['motion'] = _ms(tick)
         tick = time.perf_counter()
-        self._finish(out, size, intrinsics)
+        self._finish(out, window, intrinsics)
         timings['postprocess'] = _ms(tick)
         timings['total'] = _ms(start)
         out.timings = timings
@@ -232,32 +240,20 @@ class Estimator:
         current_frame = geometry.object_motion_to_current_frame(object_motion, transform)
         out.object_motion = current_frame[0].permute(1, 2, 0).cpu().numpy()
 
-    def _finish(self, out: EstimatorOutput, size: tuple[int, int],
-                intrinsics: np.ndarray) -> None:
-        """Move outputs to numpy and, for output='input', back to the input resolution."""
+    def _finish(self, out: EstimatorOutput, window: Window, intrinsics: np.ndarray) -> None:
+        """Move outputs to numpy and, for output='input', back to the input image's grid."""
         depth = out.depth[0, 0].float().cpu().numpy()
         depth[~np.isfinite(depth) | (depth <= 0)] = np.nan
-        height, width = depth.shape
-        if self.output == 'network' or size == (height, width):
+        if self.output == 'network' or window.image_size == window.net_size:
             out.depth = depth.astype(np.float32, copy=False)
             return
-        dsize = (size[1], size[0])
-        # Resize disparity, not depth, as the standard evaluation does (keeps edges sharp).
-        disparity = cv2.resize(1.0 / depth, dsize, interpolation=cv2.INTER_LINEAR)
-        out.depth = (1.0 / disparity).astype(np.float32)
+        # Disparity, not depth, is resized, as the standard evaluation does (keeps edges sharp).
+        out.depth = window.depth_to_input(depth)
         out.intrinsics = intrinsics.copy()
         if out.flow is not None:
-            valid = cv2.resize(np.isfinite(out.flow[..., 0]).astype(np.uint8), dsize,
-                               interpolation=cv2.INTER_NEAREST).astype(bool)
-            flow = cv2.resize(np.nan_to_num(out.flow), dsize, interpolation=cv2.INTER_LINEAR)
-            flow[..., 0] *= size[1] / width
-            flow[..., 1] *= size[0] / height
-            flow[~valid] = np.nan
-            out.flow = flow.astype(np.float32, copy=False)
-            out.motion_mask = cv2.resize(out.motion_mask.astype(np.uint8), dsize,
-                                         interpolation=cv2.INTER_NEAREST).astype(bool)
-            out.object_motion = cv2.resize(out.object_motion, dsize,
-                                           interpolation=cv2.INTER_LINEAR).astype(np.float32)
+            out.flow = window.flow_to_input(out.flow)
+            out.motion_mask = window.mask_to_input(out.motion_mask)
+            out.object_motion = window.field_to_input(out.object_motion)
 
     def _autocast(self):
         if self.precision == 'fp32':
@@ -292,12 +288,6 @@ def _validate_skipped(skipped: Sequence[float]) -> list[float]:
     if not all(math.isfinite(stamp) for stamp in stamps):
         raise ValueError(f'skipped stamps must be finite, got {stamps}')
     return stamps
-
-
-def _scale_intrinsics(k: np.ndarray, from_hw: tuple[int, int], to_hw: tuple[int, int]
-                      ) -> np.ndarray:
-    tensor = torch.as_tensor(k, dtype=torch.float64).unsqueeze(0)
-    return geometry.scale_intrinsics(tensor, from_hw, to_hw)[0].numpy()
 
 
 def _ms(start: float) -> float:

@@ -88,7 +88,7 @@ class RMDepthNode(Node):
         self._log = LogLimiter(self.get_logger())
         self.estimator = Estimator(config.weights or None, device=config.device,
                                    precision=config.precision, input_size=config.input_size,
-                                   max_frame_gap=config.max_frame_gap)
+                                   max_frame_gap=config.max_frame_gap, resize=config.resize)
         T_base_cam = config.base_to_camera_matrix
         self.scale = ScaleTracker(config.scale_mode, config.camera_height, config.scale_factor,
                                   T_base_cam)
