@@ -8,6 +8,7 @@ flow sign) are those of docs/conventions.md.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 import math
 import os
@@ -22,6 +23,7 @@ from rmdepth_ros.model import geometry
 from rmdepth_ros.model.depth_net import disp_to_depth
 from rmdepth_ros.model.rmdepth import RMDepth
 from rmdepth_ros.model.weights import load_weights
+from rmdepth_ros.resize import DEFAULT_RESIZE, RESIZE_MODES, Window, input_window
 
 PRECISIONS = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 MASK_FIRST_FACTOR = 2.0  # stricter moving-object thresholds without a previous frame's evidence
@@ -90,14 +92,19 @@ class Estimator:
     device: 'auto' | 'cpu' | 'cuda' | 'cuda:N'. precision: 'fp32', or 'fp16' / 'bf16' on CUDA.
     input_size: (width, height) of the network input; default: the weights' training size.
       Both must be multiples of 8.
-    max_frame_gap: seconds; a larger gap between frames resets the temporal state.
+    max_frame_gap: seconds; a larger gap between consecutive frames of the stream resets the
+      temporal state (frames the caller skipped count: see `process`).
     output: 'input' (outputs at the input image's resolution) or 'network' (at input_size).
+    resize: how an image whose aspect ratio differs from input_size's reaches the network:
+      'crop' (centre crop; outputs NaN outside it), 'pad' (edge-replicated padding) or
+      'stretch'; see rmdepth_ros.resize.
     """
 
     def __init__(self, weights: str | os.PathLike | None = None, device: str = 'auto',
                  precision: str = 'fp32', input_size: tuple[int, int] | None = None,
                  max_frame_gap: float = 0.5, output: str = 'input',
-                 model: RMDepth | None = None, metadata: dict[str, Any] | None = None) -> None:
+                 model: RMDepth | None = None, metadata: dict[str, Any] | None = None,
+                 resize: str = DEFAULT_RESIZE) -> None:
         self.device = select_device(device)
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, "
@@ -106,6 +113,9 @@ class Estimator:
             raise ValueError(f"precision '{precision}' needs a CUDA device; use fp32 on CPU")
         if output not in ('input', 'network'):
             raise ValueError(f"output must be 'input' or 'network', got '{output}'")
+        if resize not in RESIZE_MODES:
+            raise ValueError(f"resize must be one of {', '.join(RESIZE_MODES)}, got '{resize}'")
+        self.resize = resize
         if not (max_frame_gap > 0 and math.isfinite(max_frame_gap)):
             raise ValueError(f'max_frame_gap must be a positive number of seconds, '
                              f'got {max_frame_gap}')
@@ -137,25 +147,30 @@ class Estimator:
         self._pending_reset = reason
 
     def process(self, image: np.ndarray, intrinsics: np.ndarray, timestamp: float,
-                compute_motion: bool = True) -> EstimatorOutput:
+                compute_motion: bool = True, skipped: Sequence[float] = ()) -> EstimatorOutput:
         """Estimate depth for `image` and, if a previous frame is kept, motion and flow.
 
         image: uint8 (H, W, 3) RGB or (H, W) gray, any size.
         intrinsics: (3, 3) pixels, for `image`'s resolution. timestamp: seconds.
         compute_motion: False skips the motion network (depth only); the frame is still kept
           as the previous frame for the next call.
+        skipped: stamps (seconds, arrival order) of the frames that arrived after the previous
+          processed frame but were not processed (e.g. dropped while inference was busy). The
+          time-gap and time-backwards rules then follow the stream, previous -> skipped ->
+          this frame: frames the caller skipped never cause a reset, a gap in the stream does.
         """
         start = time.perf_counter()
         image, intrinsics, timestamp = _validate(image, intrinsics, timestamp)
+        skipped = _validate_skipped(skipped)
         size = image.shape[:2]
-        reason = self._check_continuity(size, intrinsics, timestamp)
+        reason = self._check_continuity(size, intrinsics, timestamp, skipped)
         if reason is not None:
             self.reset(reason)
         reset_reason, self._pending_reset = self._pending_reset, None
 
-        width, height = self.input_size
-        net_k = _scale_intrinsics(intrinsics, size, (height, width))
-        tensor = self._to_tensor(image)
+        window = input_window((size[1], size[0]), self.input_size, self.resize)
+        net_k = window.network_intrinsics(intrinsics)
+        tensor = self._to_tensor(window.to_network(image))
         timings = {'preprocess': _ms(start)}
 
         with torch.inference_mode():
@@ -172,7 +187,7 @@ class Estimator:
                 self._estimate_motion(out, tensor, self._previous.image, depth, net_k)
             timings['motion'] = _ms(tick)
         tick = time.perf_counter()
-        self._finish(out, size, intrinsics)
+        self._finish(out, window, intrinsics)
         timings['postprocess'] = _ms(tick)
         timings['total'] = _ms(start)
         out.timings = timings
@@ -183,17 +198,20 @@ class Estimator:
     # -- steps -------------------------------------------------------------------------------
 
     def _check_continuity(self, size: tuple[int, int], intrinsics: np.ndarray,
-                          timestamp: float) -> str | None:
+                          timestamp: float, skipped: list[float]) -> str | None:
         prev = self._previous
         if prev is None:
             return None
-        if timestamp < prev.timestamp:
-            return f'time went backwards ({timestamp:.3f} s after {prev.timestamp:.3f} s)'
         if timestamp == prev.timestamp:
             return f'time did not advance (two frames stamped {timestamp:.3f} s)'
-        if timestamp - prev.timestamp > self.max_frame_gap:
-            return (f'time gap {timestamp - prev.timestamp:.3f} s > max_frame_gap '
-                    f'{self.max_frame_gap:.3f} s')
+        # Gaps are measured between consecutive arrivals, so skipped frames bridge the interval.
+        arrivals = [prev.timestamp, *skipped, timestamp]
+        for earlier, later in zip(arrivals[:-1], arrivals[1:], strict=True):
+            if later < earlier:
+                return f'time went backwards ({later:.3f} s after {earlier:.3f} s)'
+            if later - earlier > self.max_frame_gap:
+                return (f'time gap {later - earlier:.3f} s > max_frame_gap '
+                        f'{self.max_frame_gap:.3f} s')
         if size != prev.size:
             return f'image size changed from {prev.size[1]}x{prev.size[0]} to {size[1]}x{size[0]}'
         if not np.allclose(intrinsics, prev.intrinsics, rtol=1e-6, atol=1e-9):
@@ -243,32 +261,20 @@ class Estimator:
             min_relative=geometry.MASK_MIN_RELATIVE * MASK_FIRST_FACTOR,
             min_shift=geometry.MASK_MIN_SHIFT * MASK_FIRST_FACTOR)
 
-    def _finish(self, out: EstimatorOutput, size: tuple[int, int],
-                intrinsics: np.ndarray) -> None:
-        """Move outputs to numpy and, for output='input', back to the input resolution."""
+    def _finish(self, out: EstimatorOutput, window: Window, intrinsics: np.ndarray) -> None:
+        """Move outputs to numpy and, for output='input', back to the input image's grid."""
         depth = out.depth[0, 0].float().cpu().numpy()
         depth[~np.isfinite(depth) | (depth <= 0)] = np.nan
-        height, width = depth.shape
-        if self.output == 'network' or size == (height, width):
+        if self.output == 'network' or window.image_size == window.net_size:
             out.depth = depth.astype(np.float32, copy=False)
             return
-        dsize = (size[1], size[0])
-        # Resize disparity, not depth, as the standard evaluation does (keeps edges sharp).
-        disparity = cv2.resize(1.0 / depth, dsize, interpolation=cv2.INTER_LINEAR)
-        out.depth = (1.0 / disparity).astype(np.float32)
+        # Disparity, not depth, is resized, as the standard evaluation does (keeps edges sharp).
+        out.depth = window.depth_to_input(depth)
         out.intrinsics = intrinsics.copy()
         if out.flow is not None:
-            valid = cv2.resize(np.isfinite(out.flow[..., 0]).astype(np.uint8), dsize,
-                               interpolation=cv2.INTER_NEAREST).astype(bool)
-            flow = cv2.resize(np.nan_to_num(out.flow), dsize, interpolation=cv2.INTER_LINEAR)
-            flow[..., 0] *= size[1] / width
-            flow[..., 1] *= size[0] / height
-            flow[~valid] = np.nan
-            out.flow = flow.astype(np.float32, copy=False)
-            out.motion_mask = cv2.resize(out.motion_mask.astype(np.uint8), dsize,
-                                         interpolation=cv2.INTER_NEAREST).astype(bool)
-            out.object_motion = cv2.resize(out.object_motion, dsize,
-                                           interpolation=cv2.INTER_LINEAR).astype(np.float32)
+            out.flow = window.flow_to_input(out.flow)
+            out.motion_mask = window.mask_to_input(out.motion_mask)
+            out.object_motion = window.field_to_input(out.object_motion)
 
     def _autocast(self):
         if self.precision == 'fp32':
@@ -298,10 +304,11 @@ def _validate(image: np.ndarray, intrinsics: np.ndarray, timestamp: float
     return image, k, timestamp
 
 
-def _scale_intrinsics(k: np.ndarray, from_hw: tuple[int, int], to_hw: tuple[int, int]
-                      ) -> np.ndarray:
-    tensor = torch.as_tensor(k, dtype=torch.float64).unsqueeze(0)
-    return geometry.scale_intrinsics(tensor, from_hw, to_hw)[0].numpy()
+def _validate_skipped(skipped: Sequence[float]) -> list[float]:
+    stamps = [float(stamp) for stamp in skipped]
+    if not all(math.isfinite(stamp) for stamp in stamps):
+        raise ValueError(f'skipped stamps must be finite, got {stamps}')
+    return stamps
 
 
 def _ms(start: float) -> float:

@@ -7,7 +7,8 @@ Checked in this order (first match wins):
 3. KITTI odometry: a folder with calib.txt and image_0..3 or image_l;
 4. TUM RGB-D: a folder with rgb.txt;
 5. Cityscapes: a folder with *_leftImg8bit.png files;
-6. a plain folder of .png / .jpg / .jpeg images.
+6. images with depth: a folder with a depth/ folder and images (in images/ or in the folder);
+7. a plain folder of .png / .jpg / .jpeg images.
 
 Keyword options go to the chosen reader's constructor; an option it does not take is an error.
 """
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from rmdepth_ros.bags.reader import BagSequence
 from rmdepth_ros.datasets.cityscapes import CityscapesSequence
+from rmdepth_ros.datasets.depth_folder import DepthFolderSequence
 from rmdepth_ros.datasets.folder import FolderSequence
 from rmdepth_ros.datasets.image_files import list_images
 from rmdepth_ros.datasets.kitti import KittiOdometrySequence, KittiRawSequence
@@ -47,6 +49,9 @@ def detect_reader(path: Path) -> type[Sequence] | None:
         return TumSequence
     if any(path.glob('*_leftImg8bit.png')):
         return CityscapesSequence
+    if (path / 'depth').is_dir() and (
+            ((path / 'images').is_dir() and list_images(path / 'images')) or list_images(path)):
+        return DepthFolderSequence
     if list_images(path):
         return FolderSequence
     return None
@@ -64,7 +69,7 @@ def open_sequence(path: str | Path, **options: object) -> Sequence:
     if reader is None:
         raise DataError(f'{path}: not a recognised sequence (expected a ROS 2 bag, a KITTI raw '
                         'drive or odometry sequence, a TUM RGB-D folder, a Cityscapes city '
-                        'folder, or a folder of images)')
+                        'folder, a folder of images with depth/, or a folder of images)')
     accepted = set(list(inspect.signature(reader.__init__).parameters)[2:])  # not self, path
     unknown = sorted(set(options) - accepted)
     if unknown:

@@ -48,6 +48,7 @@ class LiveOptions:
     weights: str | None = None
     device: str = 'cpu'
     input_size: tuple[int, int] | None = None
+    resize: str | None = None  # None: the node's default
     rate: float = 1.0
     lockstep: bool = False
     namespace: str = '/rmdepth_eval'
@@ -73,6 +74,8 @@ def node_arguments(options: LiveOptions, image_topic: str, info_topic: str,
     if options.input_size:
         params += [f'input_width:={options.input_size[0]}',
                    f'input_height:={options.input_size[1]}']
+    if options.resize:
+        params.append(f'resize:={options.resize}')
     params += options.params
     args = list(options.node_command) + ['--ros-args', '-r', f'__ns:={options.namespace}',
                                          '-r', ('image/compressed:=' if compressed

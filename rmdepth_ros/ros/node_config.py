@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from rmdepth_ros.resize import DEFAULT_RESIZE, RESIZE_MODES
+
 NODE_NAME = 'rmdepth_node'
 
 #: Output switches, in publishing order; each names the topic it controls.
@@ -55,6 +57,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               "weights' training size", bounds=(0, 4096, 8)),
     ParamSpec('input_height', 0, "network input height in pixels, a multiple of 8; 0: the "
               "weights' training size", bounds=(0, 4096, 8)),
+    ParamSpec('resize', DEFAULT_RESIZE, "how an image whose aspect ratio differs from the "
+              "network input's reaches it: crop (centre crop; outputs NaN outside it), pad "
+              '(edge-replicated padding) or stretch', choices=RESIZE_MODES),
     ParamSpec('image_transport', 'raw', "raw: subscribe to 'image' (sensor_msgs/Image); "
               "compressed: 'image/compressed' (jpeg / png)", choices=('raw', 'compressed')),
     _switch('publish_depth', 'depth'),
@@ -119,6 +124,7 @@ class NodeConfig:
     precision: str
     input_width: int
     input_height: int
+    resize: str
     image_transport: str
     publish_depth: bool
     publish_depth_color: bool

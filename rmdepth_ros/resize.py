@@ -1,0 +1,142 @@
+"""How an input image of any aspect ratio becomes the network's input, and outputs come back.
+
+Modes (the `resize` option of the estimator, node and rmdepth-eval):
+
+- 'crop': the largest centred window of the network's aspect ratio inside the image is resized
+  to the network size; outputs outside the window are NaN (depth, flow, object motion) or False
+  (motion mask): not estimated.
+- 'pad': the image is padded (edge replication: the border rows / columns repeated) on both
+  sides of the short dimension to the network's aspect ratio, then resized; outputs in the
+  padding are dropped, every input pixel gets an estimate.
+- 'stretch': the whole image is resized to the network size, whatever its aspect ratio.
+
+All three are one `Window`: an integer rectangle (x0, y0, width, height) in input pixels,
+possibly reaching outside the image (pad), that is resized to the network size. Integer offsets
+keep the intrinsics exact: cx' = cx - x0, cy' = cy - y0, then the resize rule of
+docs/conventions.md from (width, height) to the network size. numpy + OpenCV only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+RESIZE_MODES = ('crop', 'pad', 'stretch')
+DEFAULT_RESIZE = 'stretch'  # the estimator's, node's and rmdepth-eval's default
+
+
+@dataclass(frozen=True)
+class Window:
+    """The input-pixel rectangle that becomes the network input.
+
+    image_size, net_size: (width, height). x0, y0, width, height: the rectangle, integer pixels
+    of the input image (x0, y0 may be negative, width / height may exceed the image's in 'pad').
+    """
+
+    image_size: tuple[int, int]
+    net_size: tuple[int, int]
+    x0: int
+    y0: int
+    width: int
+    height: int
+
+    @property
+    def scale(self) -> tuple[float, float]:
+        """Network pixels per window pixel, (sx, sy)."""
+        return self.net_size[0] / self.width, self.net_size[1] / self.height
+
+    def network_intrinsics(self, k: np.ndarray) -> np.ndarray:
+        """(3, 3) intrinsics of the image -> (3, 3) float64 intrinsics of the network input."""
+        sx, sy = self.scale
+        # Shift by the window's corner, then scale about pixel centres: cx' = (cx - x0 + 0.5)
+        # sx - 0.5; the skew scales with fx.
+        affine = np.array([[sx, 0.0, sx * (0.5 - self.x0) - 0.5],
+                           [0.0, sy, sy * (0.5 - self.y0) - 0.5],
+                           [0.0, 0.0, 1.0]])
+        return affine @ np.asarray(k, dtype=np.float64)
+
+    def to_network(self, image: np.ndarray) -> np.ndarray:
+        """Image (H, W[, C]) -> (net_h, net_w[, C]) network input, same dtype."""
+        width, height = self.image_size
+        if image.shape[:2] != (height, width):
+            raise ValueError(f'image is {image.shape[1]}x{image.shape[0]}, window is for '
+                             f'{width}x{height}')
+        top, left = max(0, -self.y0), max(0, -self.x0)
+        bottom = max(0, self.y0 + self.height - height)
+        right = max(0, self.x0 + self.width - width)
+        inside = image[max(0, self.y0):min(height, self.y0 + self.height),
+                       max(0, self.x0):min(width, self.x0 + self.width)]
+        if top or bottom or left or right:
+            inside = cv2.copyMakeBorder(inside, top, bottom, left, right, cv2.BORDER_REPLICATE)
+        if (self.width, self.height) == self.net_size:
+            return np.ascontiguousarray(inside)
+        shrinking = self.width > self.net_size[0] and self.height > self.net_size[1]
+        return cv2.resize(inside, self.net_size,
+                          interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+
+    def _place(self, window_array: np.ndarray, fill: float | bool) -> np.ndarray:
+        """An array on the window's grid -> the input grid, `fill` where the window is not."""
+        width, height = self.image_size
+        out = np.full((height, width) + window_array.shape[2:], fill, window_array.dtype)
+        ys = slice(max(0, self.y0), min(height, self.y0 + self.height))
+        xs = slice(max(0, self.x0), min(width, self.x0 + self.width))
+        out[ys, xs] = window_array[ys.start - self.y0:ys.stop - self.y0,
+                                   xs.start - self.x0:xs.stop - self.x0]
+        return out
+
+    def _resize(self, array: np.ndarray, interpolation: int) -> np.ndarray:
+        if array.shape[:2] == (self.height, self.width):
+            return array
+        return cv2.resize(array, (self.width, self.height), interpolation=interpolation)
+
+    def depth_to_input(self, depth: np.ndarray) -> np.ndarray:
+        """(net_h, net_w) depth -> (H, W) float32, resized as disparity, NaN outside."""
+        disparity = self._resize(1.0 / depth.astype(np.float32), cv2.INTER_LINEAR)
+        return self._place((1.0 / disparity).astype(np.float32), np.nan)
+
+    def flow_to_input(self, flow: np.ndarray) -> np.ndarray:
+        """(net_h, net_w, 2) flow in network pixels (NaN = invalid) -> (H, W, 2) input pixels.
+
+        The window's offset is the same in both frames, so flow only scales.
+        """
+        valid = self._resize(np.isfinite(flow[..., 0]).astype(np.uint8), cv2.INTER_NEAREST)
+        out = self._resize(np.nan_to_num(flow).astype(np.float32), cv2.INTER_LINEAR).copy()
+        sx, sy = self.scale
+        out[..., 0] /= sx
+        out[..., 1] /= sy
+        out[valid == 0] = np.nan
+        return self._place(out, np.nan)
+
+    def mask_to_input(self, mask: np.ndarray) -> np.ndarray:
+        """(net_h, net_w) bool -> (H, W) bool, nearest neighbour, False outside."""
+        resized = self._resize(mask.astype(np.uint8), cv2.INTER_NEAREST).astype(bool)
+        return self._place(resized, False)
+
+    def field_to_input(self, field: np.ndarray) -> np.ndarray:
+        """(net_h, net_w, C) float field (e.g. object motion, metres) -> (H, W, C), NaN outside."""
+        resized = self._resize(field.astype(np.float32), cv2.INTER_LINEAR)
+        if resized.ndim == 2:  # cv2 drops a trailing channel axis of 1
+            resized = resized[..., None]
+        return self._place(resized, np.nan)
+
+
+def input_window(image_size: tuple[int, int], net_size: tuple[int, int], mode: str) -> Window:
+    """The window for an image of `image_size` and a network of `net_size`, both (width, height).
+
+    Crop / pad sizes are rounded to whole pixels and centred, x0 = floor((W - width) / 2) (and
+    likewise y0), so the window's aspect matches the network's to within one pixel.
+    """
+    if mode not in RESIZE_MODES:
+        raise ValueError(f"resize must be one of {', '.join(RESIZE_MODES)}, got '{mode}'")
+    width, height = image_size
+    net_w, net_h = net_size
+    if mode == 'stretch' or width * net_h == height * net_w:
+        return Window(image_size, net_size, 0, 0, width, height)
+    image_wider = width * net_h > height * net_w
+    if (mode == 'crop') == image_wider:   # crop a wide image / pad a tall one: change width
+        new_w = max(1, round(height * net_w / net_h))
+        return Window(image_size, net_size, (width - new_w) // 2, 0, new_w, height)
+    new_h = max(1, round(width * net_h / net_w))
+    return Window(image_size, net_size, 0, (height - new_h) // 2, width, new_h)

@@ -1,0 +1,70 @@
+"""The Estimator's `resize` option: crop / pad / stretch, outputs on the input's grid."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rmdepth_ros.inference import Estimator
+from rmdepth_ros.resize import input_window
+
+WIDTH, HEIGHT = 64, 48  # 4:3, the tiny network is 64x32 (2:1)
+
+
+def _image(seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)
+
+
+K = np.array([[50.0, 0.0, 31.5], [0.0, 50.0, 23.5], [0.0, 0.0, 1.0]])
+
+
+def _two_frames(weights: Path, resize: str, **options):
+    estimator = Estimator(weights, device='cpu', resize=resize, **options)
+    return estimator.process(_image(0), K, 0.0), estimator.process(_image(1), K, 0.1)
+
+
+def test_crop_estimates_the_centre_rows_only(tiny_weights: Path) -> None:
+    first, second = _two_frames(tiny_weights, 'crop')
+    rows = np.isfinite(first.depth).all(axis=1)
+    # 4:3 -> 2:1: the centre 32 of 48 rows, 8 dropped above and below.
+    np.testing.assert_array_equal(np.flatnonzero(rows), np.arange(8, 40))
+    assert np.isnan(first.depth[:8]).all() and np.isnan(first.depth[40:]).all()
+    np.testing.assert_array_equal(first.intrinsics, K)
+    assert np.isnan(second.flow[:8]).all() and np.isnan(second.object_motion[40:]).all()
+    assert not second.motion_mask[:8].any()
+    assert np.isfinite(second.flow[10:38, 2:-2]).mean() > 0.5
+
+
+def test_crop_equals_stretching_the_cropped_image(tiny_weights: Path) -> None:
+    """The window is exact: cropping rows 8..39 by hand and stretching gives the same numbers."""
+    crop = Estimator(tiny_weights, device='cpu', resize='crop')
+    by_hand = Estimator(tiny_weights, device='cpu', resize='stretch')
+    k_crop = K.copy()
+    k_crop[1, 2] -= 8
+    for seed, stamp in ((0, 0.0), (1, 0.1)):
+        a = crop.process(_image(seed), K, stamp)
+        b = by_hand.process(_image(seed)[8:40], k_crop, stamp)
+    np.testing.assert_allclose(a.depth[8:40], b.depth, rtol=1e-5)
+    np.testing.assert_allclose(a.motion, b.motion, atol=1e-6)
+    np.testing.assert_allclose(a.flow[8:40], b.flow, atol=1e-4)
+
+
+def test_pad_and_stretch_estimate_every_pixel(tiny_weights: Path) -> None:
+    for mode in ('pad', 'stretch'):
+        first, second = _two_frames(tiny_weights, mode)
+        assert first.depth.shape == (HEIGHT, WIDTH) and np.isfinite(first.depth).all(), mode
+        assert second.flow.shape == (HEIGHT, WIDTH, 2)
+        assert np.isfinite(second.object_motion).all(), mode
+
+
+def test_network_output_gives_the_windows_intrinsics(tiny_weights: Path) -> None:
+    first, _ = _two_frames(tiny_weights, 'pad', output='network')
+    assert first.depth.shape == (32, 64)
+    window = input_window((WIDTH, HEIGHT), (64, 32), 'pad')
+    np.testing.assert_allclose(first.intrinsics, window.network_intrinsics(K))
+    assert first.intrinsics[0, 0] == pytest.approx(50.0 * 64 / 96)  # 48 rows -> 96 columns
+
+
+def test_unknown_resize_is_an_error(tiny_weights: Path) -> None:
+    with pytest.raises(ValueError, match="resize must be one of crop, pad, stretch, got 'fit'"):
+        Estimator(tiny_weights, device='cpu', resize='fit')
