@@ -26,7 +26,6 @@ from rmdepth_ros.model.weights import load_weights
 from rmdepth_ros.resize import DEFAULT_RESIZE, RESIZE_MODES, Window, input_window
 
 PRECISIONS = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
-MASK_FIRST_FACTOR = 2.0  # stricter moving-object thresholds without a previous frame's evidence
 
 
 @dataclass
@@ -134,7 +133,7 @@ class Estimator:
         self._previous: _Previous | None = None
         self._pending_reset: str | None = 'first frame'
         self._frame_index = 0
-        # (frame index, moving-object evidence) of the last frame with motion; see _motion_mask.
+        # (frame index, moving-object evidence) of the last frame with motion.
         self._mask_evidence: tuple[int, torch.Tensor] | None = None
 
     @property
@@ -241,25 +240,13 @@ class Estimator:
         flow = torch.where(valid, flow, torch.full_like(flow, float('nan')))
         out.motion = transform[0].double().cpu().numpy()
         out.flow = flow[0].permute(1, 2, 0).cpu().numpy()
-        out.motion_mask = self._motion_mask(object_motion, depth, k, transform)[0, 0].cpu().numpy()
+        prev = self._mask_evidence  # used only when it is from the frame just before this one
+        prev = prev[1] if prev is not None and prev[0] == self._frame_index - 1 else None
+        mask, evidence = geometry.tracked_motion_mask(object_motion, depth, k, transform, prev)
+        self._mask_evidence = (self._frame_index, evidence)
+        out.motion_mask = mask[0, 0].cpu().numpy()
         current_frame = geometry.object_motion_to_current_frame(object_motion, transform)
         out.object_motion = current_frame[0].permute(1, 2, 0).cpu().numpy()
-
-    def _motion_mask(self, object_motion: torch.Tensor, depth: torch.Tensor, k: torch.Tensor,
-                     transform: torch.Tensor) -> torch.Tensor:
-        """The absolute criterion (`geometry.motion_mask`) made temporally consistent: a pixel is
-        marked when it meets the criterion now and the previous frame's evidence was set where
-        its point was then; on the first frame with motion after a reset (no evidence yet) the
-        criterion must hold at MASK_FIRST_FACTOR times its thresholds instead."""
-        evidence = geometry.motion_mask(object_motion, depth, k, transform)
-        previous, self._mask_evidence = self._mask_evidence, (self._frame_index, evidence)
-        if previous is not None and previous[0] == self._frame_index - 1:
-            pix, in_view = geometry.source_coords(depth, k, transform, object_motion)
-            return geometry.persistent_mask(evidence, previous[1], pix, in_view)
-        return geometry.motion_mask(
-            object_motion, depth, k, transform,
-            min_relative=geometry.MASK_MIN_RELATIVE * MASK_FIRST_FACTOR,
-            min_shift=geometry.MASK_MIN_SHIFT * MASK_FIRST_FACTOR)
 
     def _finish(self, out: EstimatorOutput, window: Window, intrinsics: np.ndarray) -> None:
         """Move outputs to numpy and, for output='input', back to the input image's grid."""

@@ -24,6 +24,7 @@ MIN_Z = 1e-3
 # that also shifts its projection by more than 0.5 % of the image width.
 MASK_MIN_RELATIVE = 0.03
 MASK_MIN_SHIFT = 0.005
+MASK_FIRST_FACTOR = 2.0  # stricter thresholds without a previous frame's evidence
 
 
 def pixel_grid(batch: int, height: int, width: int, device: torch.device | str | None = None,
@@ -186,6 +187,24 @@ def persistent_mask(evidence: Tensor, previous: Tensor, source_pix: Tensor,
     then: source_pix (B, 2, H, W) and in_view from `source_coords` with the object motion."""
     grown = F.max_pool2d(previous.float(), 3, stride=1, padding=1)
     return evidence & in_view & (sample(grown, source_pix) > 0.5)
+
+
+def tracked_motion_mask(object_motion: Tensor, depth_t: Tensor, K: Tensor, T_s_t: Tensor,
+                        previous: Tensor | None) -> tuple[Tensor, Tensor]:
+    """The estimator's mask: `motion_mask` evidence made temporally consistent.
+
+    previous: the evidence of the frame just before, or None (first frame after a reset).
+    Returns (mask, evidence), both (B, 1, H, W) bool; keep `evidence` for the next frame. With
+    previous evidence, `persistent_mask`; without, the criterion at MASK_FIRST_FACTOR times its
+    thresholds.
+    """
+    evidence = motion_mask(object_motion, depth_t, K, T_s_t)
+    if previous is not None:
+        pix, in_view = source_coords(depth_t, K, T_s_t, object_motion)
+        return persistent_mask(evidence, previous, pix, in_view), evidence
+    strict = motion_mask(object_motion, depth_t, K, T_s_t, MASK_MIN_RELATIVE * MASK_FIRST_FACTOR,
+                         MASK_MIN_SHIFT * MASK_FIRST_FACTOR)
+    return strict, evidence
 
 
 def object_motion_to_current_frame(object_motion: Tensor, T_s_t: Tensor) -> Tensor:
