@@ -8,8 +8,10 @@ STAMP := $(VENV)/.installed
 
 # Every ROS 2 process started from here stays on this machine: DDS runs on loopback and
 # shared memory only (config/fastdds_localhost.xml), with no multicast on any interface.
-export FASTRTPS_DEFAULT_PROFILES_FILE := $(CURDIR)/config/fastdds_localhost.xml
+# The venv's Fast DDS 3 (Kilted) reads FASTDDS_DEFAULT_PROFILES_FILE and warns in every process
+# when the old FASTRTPS_DEFAULT_PROFILES_FILE is set, so that one is unset (README, "DDS").
 export FASTDDS_DEFAULT_PROFILES_FILE := $(CURDIR)/config/fastdds_localhost.xml
+unexport FASTRTPS_DEFAULT_PROFILES_FILE
 export RMW_IMPLEMENTATION := rmw_fastrtps_cpp
 export AMENT_PREFIX_PATH := $(CURDIR)/$(VENV)
 unexport ROS_AUTOMATIC_DISCOVERY_RANGE

@@ -32,8 +32,8 @@ setup(
         'console_scripts': [
             'rmdepth-weights = rmdepth_ros.model.weights:main',
             'rmdepth-synth = rmdepth_ros.synth.cli:main',
-            'rmdepth_node = rmdepth_ros.ros.node:main',
-            'rmdepth-node = rmdepth_ros.ros.node:main',
+            'rmdepth_node = rmdepth_ros.ros.startup:main',
+            'rmdepth-node = rmdepth_ros.ros.startup:main',
             'rmdepth-eval = rmdepth_ros.evaluation.cli:main',
             'rmdepth_eval = rmdepth_ros.evaluation.cli:main',
         ],

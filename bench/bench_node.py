@@ -33,10 +33,11 @@ import threading
 import time
 from typing import Any
 
+from rmdepth_ros.evaluation.dds_env import use_profile  # noqa: E402 - before rclpy
+
 # Every DDS participant of this process stays on loopback / shared memory.
 _PROFILE = Path(__file__).resolve().parent.parent / 'config' / 'fastdds_localhost.xml'
-os.environ['FASTRTPS_DEFAULT_PROFILES_FILE'] = str(_PROFILE)
-os.environ['FASTDDS_DEFAULT_PROFILES_FILE'] = str(_PROFILE)
+use_profile(_PROFILE)  # FASTDDS_ (Kilted) or FASTRTPS_ (Humble/Jazzy) DEFAULT_PROFILES_FILE
 os.environ.pop('ROS_AUTOMATIC_DISCOVERY_RANGE', None)
 os.environ.setdefault('ROS_DOMAIN_ID', '88')
 os.environ.setdefault('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp')

@@ -5,23 +5,39 @@
         [params_file:=my.yaml] [use_sim_time:=true] [rviz:=true]
 
 Parameters come from config/rmdepth.yaml (or params_file); only the arguments given here
-override it. The logic lives in rmdepth_ros.launch_config (plain functions, tested without
-launch); this file uses only the launch / launch_ros API stable since Humble.
+override it. Every argument (rviz2's presence included) is checked before anything starts. If
+the node exits, the launch ends: with status 1 and the reason when the node failed (e.g. a
+missing weights file), normally when it exited cleanly. The logic lives in
+rmdepth_ros.launch_config (plain functions, tested without launch); this file uses only the
+launch / launch_ros API stable since Humble.
 """
 
 # (ruff takes `launch` for this repository's launch/ folder; it is the ROS 2 package)
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, RegisterEventHandler, Shutdown
+from launch.event_handlers import OnProcessExit, OnShutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from rmdepth_ros.launch_config import LAUNCH_ARGUMENTS, node_settings, write_rviz_config
+from rmdepth_ros.launch_config import (
+    LAUNCH_ARGUMENTS,
+    node_exit_reason,
+    node_settings,
+    remove_rviz_config,
+    write_rviz_config,
+)
+
+
+def _on_node_exit(event, context):
+    # raises NodeFailed on a non-zero status: launch logs it, shuts down and returns 1
+    reason = node_exit_reason(event.returncode, getattr(context, 'is_shutdown', False))
+    return [Shutdown(reason=reason)] if reason else []
 
 
 def _launch_setup(context, *args, **kwargs):
     settings = node_settings({name: LaunchConfiguration(name).perform(context)
                               for name in LAUNCH_ARGUMENTS})
-    actions = [Node(
+    node = Node(
         package=settings['package'],
         executable=settings['executable'],
         name=settings['name'],
@@ -30,17 +46,24 @@ def _launch_setup(context, *args, **kwargs):
         remappings=settings['remappings'],
         output='screen',
         emulate_tty=True,
-    )]
+    )
+    actions = [node, RegisterEventHandler(OnProcessExit(target_action=node,
+                                                        on_exit=_on_node_exit))]
     if settings['rviz']['enabled']:
-        actions.append(Node(
-            package='rviz2',
-            executable='rviz2',
-            name='rviz2',
-            namespace=settings['namespace'] or None,
-            arguments=['-d', str(write_rviz_config(settings))],
-            parameters=[{'use_sim_time': settings['parameters'][1]['use_sim_time']}],
-            output='screen',
-        ))
+        config = write_rviz_config(settings)
+        actions += [
+            RegisterEventHandler(OnShutdown(
+                on_shutdown=lambda event, context: remove_rviz_config(config))),
+            Node(
+                package='rviz2',
+                executable='rviz2',
+                name='rviz2',
+                namespace=settings['namespace'] or None,
+                arguments=['-d', str(config)],
+                parameters=[{'use_sim_time': settings['parameters'][1]['use_sim_time']}],
+                output='screen',
+            ),
+        ]
     return actions
 
 

@@ -3,14 +3,21 @@
 `node_settings(args)` turns the launch arguments (strings, as `LaunchConfiguration`s give them)
 into what the launch file hands to `launch_ros.actions.Node`: executable, name, namespace,
 parameters (the YAML file plus only the overrides given on the command line, so defaults live in
-one place), remappings, and whether rviz2 runs with which configuration. `write_rviz_config`
-rewrites the shipped rviz2 configuration's topics for a namespace and an input topic.
+one place), remappings, and whether rviz2 runs with which configuration. Every argument is checked
+before anything starts, rviz2's presence included: a mistake stops the launch with one line and
+a non-zero status, with nothing left running.
+
+`write_rviz_config` rewrites the shipped rviz2 configuration's topics for a namespace and an
+input topic (into a temporary folder that `remove_rviz_config` deletes at shutdown), and
+`node_exit_reason` decides what the node's exit means for the launch: a failure (non-zero
+status) ends it with an error and a non-zero status, a clean exit ends it normally.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+import shutil
 import tempfile
 from typing import Any
 
@@ -43,6 +50,10 @@ RVIZ_TOPICS = {
     'Odometry': 'odom',
     'Path': 'odom/path',
 }
+
+
+class NodeFailed(RuntimeError):
+    """The node exited with a non-zero status while the launch was running."""
 
 
 def share_file(relative: str) -> Path:
@@ -115,6 +126,11 @@ def node_settings(args: Mapping[str, str]) -> dict[str, Any]:
     image = values['image']
     remappings = [('image', image), ('image/compressed', f'{image}/compressed'),
                   ('camera_info', values['camera_info'])]
+    rviz = parse_bool('rviz', values['rviz'])
+    if rviz and find_rviz2() is None:
+        raise ValueError("rviz:=true but rviz2 is not installed (no package 'rviz2' with "
+                         'lib/rviz2/rviz2 on AMENT_PREFIX_PATH): install it (e.g. apt install '
+                         'ros-$ROS_DISTRO-rviz2) or leave rviz:=false; nothing was started')
     topics = {'Input image': resolve(image, namespace)}
     topics.update({name: resolve(topic, namespace) for name, topic in RVIZ_TOPICS.items()})
     return {
@@ -124,7 +140,7 @@ def node_settings(args: Mapping[str, str]) -> dict[str, Any]:
         'namespace': namespace,
         'parameters': [str(params_file), overrides],
         'remappings': remappings,
-        'rviz': {'enabled': parse_bool('rviz', values['rviz']),
+        'rviz': {'enabled': rviz,
                  'config': str(share_file('config/rmdepth.rviz')),
                  'topics': topics},
     }
@@ -141,10 +157,53 @@ def rviz_config_text(settings: Mapping[str, Any]) -> str:
     return yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
 
 
+def find_rviz2() -> Path | None:
+    """rviz2's executable where `launch_ros` looks for it (`<prefix>/lib/rviz2/rviz2` of the
+    package 'rviz2' in the ament index), or None."""
+    try:
+        from ament_index_python.packages import PackageNotFoundError, get_package_prefix
+    except ImportError:
+        return None
+    try:
+        executable = Path(get_package_prefix('rviz2')) / 'lib' / 'rviz2' / 'rviz2'
+    except (PackageNotFoundError, OSError):  # OSError: AMENT_PREFIX_PATH not set
+        return None
+    return executable if executable.is_file() else None
+
+
 def write_rviz_config(settings: Mapping[str, Any], directory: str | Path | None = None) -> Path:
-    """Write `rviz_config_text` to a new file in `directory` (default: a temporary one)."""
+    """Write `rviz_config_text` to a new file in `directory` (default: a new temporary folder,
+    for `remove_rviz_config` to delete)."""
     directory = Path(directory) if directory is not None else Path(
         tempfile.mkdtemp(prefix='rmdepth_rviz_'))
     path = directory / 'rmdepth.rviz'
     path.write_text(rviz_config_text(settings))
     return path
+
+
+def remove_rviz_config(path: str | Path) -> None:
+    """Delete a configuration `write_rviz_config` made in a temporary folder, and the folder."""
+    folder = Path(path).parent
+    if folder.name.startswith('rmdepth_rviz_'):
+        shutil.rmtree(folder, ignore_errors=True)
+    else:
+        Path(path).unlink(missing_ok=True)
+
+
+def node_exit_reason(returncode: int | None, shutting_down: bool) -> str | None:
+    """What the node's exit means for the launch.
+
+    Returns None while the launch is shutting down anyway (it stopped the node), else the
+    reason to shut the launch down with after a clean exit (status 0).
+
+    Raises:
+        NodeFailed: the node exited with a non-zero status (it failed at start-up, its FATAL
+            line says why, or it crashed); raised from the launch's event handler, this makes
+            `ros2 launch` log it, stop everything and exit with status 1.
+    """
+    if shutting_down:
+        return None
+    if returncode:
+        raise NodeFailed(f'{NODE_NAME} exited with status {returncode} (see its FATAL line '
+                         'above): shutting the launch down')
+    return f'{NODE_NAME} exited'

@@ -227,18 +227,24 @@ def test_kitti_eigen_protocol_on_fake_layout(tmp_path: Path, tiny_weights: Path,
 def test_cli_sets_the_localhost_dds_profile_when_unset(monkeypatch) -> None:
     from rmdepth_ros.evaluation.dds_env import ensure_localhost_dds
 
-    for name in ('FASTRTPS_DEFAULT_PROFILES_FILE', 'FASTDDS_DEFAULT_PROFILES_FILE'):
+    for name in ('FASTRTPS_DEFAULT_PROFILES_FILE', 'FASTDDS_DEFAULT_PROFILES_FILE', 'ROS_DISTRO'):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv('ROS_AUTOMATIC_DISCOVERY_RANGE', 'SUBNET')
     said = []
     ensure_localhost_dds(said.append)
     import os
 
-    assert os.environ['FASTRTPS_DEFAULT_PROFILES_FILE'].endswith('config/fastdds_localhost.xml')
-    assert os.environ['FASTDDS_DEFAULT_PROFILES_FILE'] == os.environ[
-        'FASTRTPS_DEFAULT_PROFILES_FILE']
+    # Fast DDS 3 (the venv's Kilted wheels): FASTDDS_ only, FASTRTPS_ would warn
+    assert os.environ['FASTDDS_DEFAULT_PROFILES_FILE'].endswith('config/fastdds_localhost.xml')
+    assert 'FASTRTPS_DEFAULT_PROFILES_FILE' not in os.environ
     assert 'ROS_AUTOMATIC_DISCOVERY_RANGE' not in os.environ
     assert any('localhost-only DDS profile' in line for line in said)
+    # Jazzy (Fast DDS 2) with the user's own profile under the Fast DDS 3 name: moved over
+    monkeypatch.setenv('ROS_DISTRO', 'jazzy')
+    ensure_localhost_dds(said.append)
+    assert os.environ['FASTRTPS_DEFAULT_PROFILES_FILE'].endswith('config/fastdds_localhost.xml')
+    assert 'FASTDDS_DEFAULT_PROFILES_FILE' not in os.environ
+    assert 'is not what this Fast DDS reads' in said[-1]
 
 
 def test_ground_truth_poses_from_tf(tmp_path: Path, tiny_weights: Path) -> None:

@@ -151,3 +151,20 @@ def test_geometry_stays_float32_under_autocast() -> None:
     reference = net(*args)['object_motion']
     tolerance = 0.05 * reference.abs().max().item()
     assert torch.allclose(out['object_motion'].float(), reference, atol=tolerance)
+
+
+def test_new_pose_gains_keep_the_function_of_weights_trained_with_others():
+    import dataclasses
+
+    torch.manual_seed(0)
+    old = MotionNet(TINY).eval()
+    with torch.no_grad():  # a pose head that predicts something
+        old.pose_decoder.out.bias.copy_(torch.linspace(-3.0, 3.0, 6))
+    gains = dataclasses.replace(TINY, pose_rotation_scale=0.1, pose_translation_scale=1.0)
+    new = MotionNet(gains).eval()
+    new.load_state_dict(old.state_dict(), strict=True)
+    args = inputs(1, 32, 64)
+    before = old(*args)['T']
+    assert not torch.allclose(new(*args)['T'], before, atol=1e-4)
+    new.pose_decoder.adopt_gains(TINY.pose_rotation_scale, TINY.pose_translation_scale)
+    torch.testing.assert_close(new(*args)['T'], before, atol=1e-6, rtol=1e-5)

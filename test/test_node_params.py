@@ -1,14 +1,12 @@
-"""rmdepth_node parameters, start-up failures, the launch logic and the rviz2 configuration.
+"""rmdepth_node parameters and start-up failures (the launch logic: test_launch.py).
 
 Parameters are checked three ways: the YAML against the declaration table, the YAML through
 the real rcl parser into a node (so YAML defaults and code defaults cannot drift), and the
-validation of bad values. The launch file's logic is tested through its plain functions;
-`launch` itself is not installed here.
+validation of bad values.
 """
 
 from __future__ import annotations
 
-import ast
 import os
 from pathlib import Path
 import subprocess
@@ -17,20 +15,13 @@ import sys
 import pytest
 import yaml
 
-from rmdepth_ros.launch_config import (
-    LAUNCH_ARGUMENTS,
-    node_settings,
-    rviz_config_text,
-    write_rviz_config,
-)
 from rmdepth_ros.ros.frame_slot import LatestFrameSlot
-from rmdepth_ros.ros.node_config import PARAMETERS, SPECS, NodeConfig, descriptor
+from rmdepth_ros.ros.node_config import PARAMETERS, SPECS, NodeConfig
 from rmdepth_ros.ros.output_plan import plan_outputs
+from rmdepth_ros.ros.parameter_declaration import declare_parameters, descriptor
 
 ROOT = Path(__file__).resolve().parent.parent
 YAML = ROOT / 'config' / 'rmdepth.yaml'
-RVIZ = ROOT / 'config' / 'rmdepth.rviz'
-LAUNCH = ROOT / 'launch' / 'depth.launch.py'
 
 
 def yaml_parameters() -> dict:
@@ -64,8 +55,6 @@ def test_table_matches_config_dataclass_and_has_descriptions() -> None:
 @pytest.mark.parametrize('namespace', ['', 'robot/front'])
 def test_yaml_loads_through_rcl_with_the_code_defaults(namespace: str) -> None:
     rclpy = pytest.importorskip('rclpy')
-    from rmdepth_ros.ros.node_config import declare_parameters
-
     context = rclpy.Context()
     rclpy.init(context=context, args=['--ros-args', '--params-file', str(YAML)])
     try:
@@ -80,8 +69,6 @@ def test_yaml_loads_through_rcl_with_the_code_defaults(namespace: str) -> None:
 def test_overrides_and_out_of_range_values_on_a_node() -> None:
     rclpy = pytest.importorskip('rclpy')
     from rclpy.parameter import Parameter
-
-    from rmdepth_ros.ros.node_config import declare_parameters
 
     context = rclpy.Context()
     rclpy.init(context=context)
@@ -205,104 +192,3 @@ def test_latest_frame_slot_drops_old_frames() -> None:
     assert slot.take(timeout=0.01) is None
     slot.close()
     assert slot.take(timeout=None) is None  # closed: returns at once
-
-
-# -- launch ---------------------------------------------------------------------------------
-
-def test_launch_defaults() -> None:
-    settings = node_settings({})
-    assert (settings['executable'], settings['name'], settings['namespace']) == (
-        'rmdepth_node', 'rmdepth_node', '')
-    params_file, overrides = settings['parameters']
-    assert Path(params_file).resolve() == YAML.resolve()
-    assert overrides == {'use_sim_time': False}  # everything else comes from the YAML
-    assert dict(settings['remappings']) == {'image': '/camera/image_raw',
-                                            'image/compressed': '/camera/image_raw/compressed',
-                                            'camera_info': '/camera/camera_info'}
-    assert not settings['rviz']['enabled']
-    assert Path(settings['rviz']['config']).resolve() == RVIZ.resolve()
-
-
-def test_launch_with_every_argument(tmp_path: Path) -> None:
-    params = tmp_path / 'mine.yaml'
-    params.write_text(YAML.read_text())
-    settings = node_settings({
-        'image': 'front/image', 'camera_info': '/front/info', 'weights': '/w.safetensors',
-        'device': 'cuda:0', 'namespace': '/robot/', 'params_file': str(params),
-        'use_sim_time': 'True', 'rviz': '1'})
-    assert settings['namespace'] == 'robot'
-    assert settings['parameters'] == [str(params), {'use_sim_time': True,
-                                                    'weights': '/w.safetensors',
-                                                    'device': 'cuda:0'}]
-    assert ('image/compressed', 'front/image/compressed') in settings['remappings']
-    assert settings['rviz']['enabled']
-    topics = settings['rviz']['topics']
-    assert topics['Input image'] == '/robot/front/image'
-    assert topics['Depth'] == '/robot/depth/color' and topics['Path'] == '/robot/odom/path'
-    written = yaml.safe_load(write_rviz_config(settings, tmp_path).read_text())
-    shown = {d['Name']: d['Topic']['Value']
-             for d in written['Visualization Manager']['Displays'] if 'Topic' in d}
-    assert shown == topics
-
-
-@pytest.mark.parametrize('args, expected', [
-    ({'use_sim_time': 'maybe'}, 'use_sim_time'),
-    ({'rviz': 'sometimes'}, 'rviz'),
-    ({'params_file': '/no/such/file.yaml'}, 'params_file not found'),
-    ({'image': ''}, 'image'),
-    ({'camera': '/x'}, 'unknown launch argument'),
-])
-def test_launch_argument_errors(args: dict, expected: str) -> None:
-    with pytest.raises(ValueError, match=expected):
-        node_settings(args)
-
-
-STABLE_LAUNCH_API = {
-    'launch': {'LaunchDescription'},
-    'launch.actions': {'DeclareLaunchArgument', 'OpaqueFunction', 'GroupAction',
-                       'IncludeLaunchDescription'},
-    'launch.conditions': {'IfCondition', 'UnlessCondition'},
-    'launch.substitutions': {'LaunchConfiguration'},
-    'launch_ros.actions': {'Node', 'PushRosNamespace'},
-    'rmdepth_ros.launch_config': {'LAUNCH_ARGUMENTS', 'node_settings', 'write_rviz_config'},
-}
-
-
-def test_launch_file_uses_only_the_stable_api() -> None:
-    tree = ast.parse(LAUNCH.read_text())
-    imported = [(n.module, a.name) for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
-                for a in n.names]
-    assert imported and all(name in STABLE_LAUNCH_API.get(module, ()) for module, name in
-                            imported), imported
-    # (without launch installed, 'launch' would import this repository's launch/ folder)
-    launch = pytest.importorskip('launch.actions', reason='launch is not installed')
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location('depth_launch', LAUNCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    description = module.generate_launch_description()
-    declared = {e.name for e in description.entities
-                if isinstance(e, launch.DeclareLaunchArgument)}
-    assert declared == set(LAUNCH_ARGUMENTS)
-
-
-# -- rviz2 -------------------------------------------------------------------------------------
-
-def test_rviz_config_shows_every_output_with_matching_qos() -> None:
-    config = yaml.safe_load(RVIZ.read_text())
-    assert {'Panels', 'Visualization Manager', 'Window Geometry'} <= set(config)
-    manager = config['Visualization Manager']
-    assert manager['Global Options']['Fixed Frame'] == 'odom'
-    assert manager['Tools'] and manager['Views']['Current']['Class']
-    displays = {d['Name']: d for d in manager['Displays']}
-    classes = {d['Class'] for d in displays.values()}
-    assert {'rviz_default_plugins/Image', 'rviz_default_plugins/PointCloud2',
-            'rviz_default_plugins/Odometry', 'rviz_default_plugins/Path',
-            'rviz_default_plugins/TF'} <= classes
-    for name in ('Depth', 'Flow', 'Motion mask', 'Points', 'Odometry', 'Path'):
-        assert displays[name]['Topic']['Reliability Policy'] == 'Reliable', name
-    assert displays['Input image']['Topic']['Reliability Policy'] == 'Best Effort'
-    assert displays['Points']['Color Transformer'] == 'RGB8'
-    # rewriting keeps it a valid configuration
-    assert yaml.safe_load(rviz_config_text(node_settings({'namespace': 'ns'})))

@@ -99,6 +99,7 @@ def test_every_shipped_config_file_is_valid(path):
     ('loss.automask=maybe', "config key 'loss.automask': expected bool, got 'maybe'"),
     ('model.iterations=[9,2]', "config key 'model.iterations': expected 3 values"),
     ('data.kind=imagenet', "config key 'data.kind': must be one of synthetic, kitti"),
+    ('data.synth_motion=spin', "config key 'data.synth_motion': must be one of drive, diverse"),
     ('data.width=100', 'must be multiples of 8'),
     ('lr', "override 'lr' is not of the form key=value"),
 ])
@@ -139,8 +140,11 @@ def test_training_seeds_are_disjoint_from_held_out_seeds(monkeypatch):
 
     original = synthetic.SyntheticSequence
 
+    motions = []
+
     def recording(config):
         seen.append(config.seed)
+        motions.append(config.motion)
         return original(config)
 
     monkeypatch.setattr(synthetic, 'SyntheticSequence', recording)
@@ -148,6 +152,11 @@ def test_training_seeds_are_disjoint_from_held_out_seeds(monkeypatch):
     for n in range(5):
         source.triplet(n, np.random.default_rng([0, 1, n]))
     assert min(seen) >= TRAIN_SEED_OFFSET and len(set(seen)) == 5
+    assert set(motions) == {'drive'}  # the default
+    turning = SyntheticTriplets(DataConfig(width=32, height=16, synth_frames=3,
+                                           synth_motion='turn'))
+    turning.triplet(0, np.random.default_rng(0))
+    assert motions[-1] == 'turn' and "motion 'turn'" in turning.description
     held_out = [seq.config.seed for seq in validation_sequences(32, 16, 3, 2)]
     assert max(held_out) < TRAIN_SEED_OFFSET
 
@@ -158,7 +167,8 @@ def test_flip_keeps_intrinsics_consistent_and_jitter_spares_the_loss_images():
     assert flipped[0, 2] == 43.0 and flipped[1, 2] == 10.0 and flipped[0, 0] == 50.0
     images = np.random.default_rng(0).random((3, 8, 16, 3)).astype(np.float32)
     cfg = AugmentConfig(flip_prob=1.0, jitter_prob=1.0)
-    plain, network, K2 = augment(images, K, cfg, np.random.default_rng(1))
+    plain, network, K2, flipped = augment(images, K, cfg, np.random.default_rng(1))
+    assert flipped
     assert np.array_equal(plain, images[:, :, ::-1])  # flipped, not jittered
     assert not np.allclose(network, plain) and network.min() >= 0 and network.max() <= 1
     assert K2[0, 2] == 16 - 1 - 20.0

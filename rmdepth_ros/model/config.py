@@ -26,6 +26,10 @@ class RMDepthConfig:
     Motion network:
       motion_channels: shared motion-encoder widths at 1/2, 1/4, 1/8.
       pose_channels: width of the three pose-decoder convs.
+      pose_rotation_scale, pose_translation_scale: fixed output gains of the pose decoder
+        (radians, model metres per unit of its last conv). 0.01 is Monodepth2's choice, which
+        keeps the first motions near the identity but makes metre-sized translations take
+        very many Adam steps to reach; our CPU-trained weights use larger gains.
       object_channels: widths of the two convs of each object-motion decoder level.
     Ablation switches (spec section 7):
       use_rmu: False = conventional concat+conv fusion (Eq. 3) instead of RMUs.
@@ -43,6 +47,8 @@ class RMDepthConfig:
     max_depth: float = 100.0
     motion_channels: tuple[int, int, int] = (32, 64, 128)
     pose_channels: int = 256
+    pose_rotation_scale: float = 0.01
+    pose_translation_scale: float = 0.01
     object_channels: tuple[int, int] = (64, 32)
     use_rmu: bool = True
     use_modulation: bool = True
@@ -62,6 +68,8 @@ class RMDepthConfig:
                              f'got {self.object_channels!r}')
         if self.head_channels < 1 or self.pose_channels < 1:
             raise ValueError('head_channels and pose_channels must be positive')
+        if not (self.pose_rotation_scale > 0 and self.pose_translation_scale > 0):
+            raise ValueError('pose_rotation_scale and pose_translation_scale must be positive')
         if not 0 < self.min_depth < self.max_depth:
             raise ValueError(f'need 0 < min_depth < max_depth, got {self.min_depth}, '
                              f'{self.max_depth}')

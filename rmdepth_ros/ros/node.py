@@ -25,14 +25,11 @@ import time
 from typing import Any
 
 import numpy as np
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
 
 from rmdepth_ros.inference import Estimator, EstimatorOutput
-from rmdepth_ros.model.weights import WeightsError
 from rmdepth_ros.ros.conversions import (
     ConversionError,
     array_to_image,
@@ -51,8 +48,10 @@ from rmdepth_ros.ros.conversions import (
 from rmdepth_ros.ros.diagnostics import NodeStats, make_diagnostic_array
 from rmdepth_ros.ros.frame_slot import LatestFrameSlot
 from rmdepth_ros.ros.log_limiter import LogLimiter
-from rmdepth_ros.ros.node_config import NODE_NAME, NodeConfig, declare_parameters
+from rmdepth_ros.ros.node_config import NODE_NAME, NodeConfig
 from rmdepth_ros.ros.output_plan import TOPICS, OutputPlan, enabled_outputs, plan_outputs
+from rmdepth_ros.ros.parameter_declaration import declare_parameters
+from rmdepth_ros.ros.startup import main  # noqa: F401 - the entry point (setup.py)
 from rmdepth_ros.ros.trajectory import Trajectory
 from rmdepth_ros.scale import ScaleState, ScaleTracker
 from rmdepth_ros.visual_odometry import OdometryIntegrator
@@ -462,26 +461,6 @@ def _seconds(stamp: Any) -> float:
 def _kind(error: Any) -> str:
     """A message with its numbers blanked: the throttling key of a kind of problem."""
     return re.sub(r'-?\d+(\.\d+)?', '#', str(error))
-
-
-def main(args: list[str] | None = None) -> int:
-    """`ros2 run rmdepth_ros rmdepth_node`; returns the exit status (1: could not start)."""
-    rclpy.init(args=args)
-    try:
-        node = RMDepthNode()
-    except (WeightsError, ValueError) as error:
-        # one readable line, no traceback: these are configuration mistakes
-        rclpy.logging.get_logger(NODE_NAME).fatal(f'cannot start: {error}')
-        rclpy.try_shutdown()
-        return 1
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
 
 
 if __name__ == '__main__':

@@ -2,16 +2,15 @@
 
 `PARAMETERS` is the single table: name, default, description, allowed values or range, and
 whether a change needs a restart (read-only). From it come the ROS parameter descriptors
-(`declare_parameters`), the validation of values (`NodeConfig.from_values`) and the check that
-`config/rmdepth.yaml` holds only declared names (test_node_params). Validation errors are
-`ValueError`s with one line naming the parameter.
+(`parameter_declaration.py`), the validation of values (`NodeConfig.from_values`) and the
+check that `config/rmdepth.yaml` holds only declared names (test_node_params). Validation
+errors are `ValueError`s with one line naming the parameter.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
 import math
-import re
 from typing import Any
 
 import numpy as np
@@ -274,68 +273,3 @@ def _allowed(value: str, choices: tuple[str, ...]) -> bool:
     if value in choices:
         return True
     return 'cuda:N' in choices and value.startswith('cuda:') and value[5:].isdigit()
-
-
-# -- rclpy -----------------------------------------------------------------------------------
-
-def descriptor(spec: ParamSpec) -> Any:
-    """The rcl_interfaces ParameterDescriptor of one parameter (type, range, read-only)."""
-    from rcl_interfaces.msg import (
-        FloatingPointRange,
-        IntegerRange,
-        ParameterDescriptor,
-        ParameterType,
-    )
-
-    kind = type(spec.default)
-    if spec.array:
-        type_ = ParameterType.PARAMETER_DOUBLE_ARRAY
-    else:
-        type_ = {bool: ParameterType.PARAMETER_BOOL, int: ParameterType.PARAMETER_INTEGER,
-                 float: ParameterType.PARAMETER_DOUBLE,
-                 str: ParameterType.PARAMETER_STRING}[kind]
-    desc = ParameterDescriptor(name=spec.name, type=type_, description=spec.description,
-                               read_only=spec.read_only)
-    if spec.choices:
-        desc.additional_constraints = f"one of: {', '.join(spec.choices)}"
-    if spec.bounds is not None and kind is int:
-        step = int(spec.bounds[2]) if len(spec.bounds) == 3 else 1
-        desc.integer_range = [IntegerRange(from_value=int(spec.bounds[0]),
-                                           to_value=int(spec.bounds[1]), step=step)]
-    elif spec.bounds is not None:
-        desc.floating_point_range = [FloatingPointRange(
-            from_value=float(spec.bounds[0]), to_value=float(spec.bounds[1]), step=0.0)]
-    return desc
-
-
-def declare_parameters(node: Any) -> NodeConfig:
-    """Declare every parameter on an rclpy node and return the validated configuration.
-
-    Raises:
-        ValueError: a value given on the command line or in a parameters file is out of range,
-            of the wrong type, or fails validation (one line naming the parameter).
-    """
-    from rclpy.exceptions import ParameterException, ParameterUninitializedException
-    from rclpy.parameter import Parameter
-
-    values = {}
-    for spec in PARAMETERS:
-        default = Parameter.Type.DOUBLE_ARRAY if spec.array else spec.default
-        try:
-            node.declare_parameter(spec.name, default, descriptor(spec))
-            values[spec.name] = node.get_parameter(spec.name).value
-        except ParameterUninitializedException:
-            values[spec.name] = ()  # an array left empty: no value is the empty list
-        except ParameterException as error:
-            raise ValueError(f"parameter '{spec.name}': {_explain(spec, error)}") from None
-    return NodeConfig.from_values(values)
-
-
-def _explain(spec: ParamSpec, error: Exception) -> str:
-    """One line for a value rclpy rejected at declaration (range, step or type)."""
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    rejected = re.match(r'Invalid parameter value \((.*)\) for parameter', text)
-    if rejected and spec.bounds is not None:
-        step = f' in steps of {spec.bounds[2]}' if len(spec.bounds) == 3 else ''
-        return (f'{rejected.group(1)} is outside [{spec.bounds[0]}, {spec.bounds[1]}]{step}')
-    return text

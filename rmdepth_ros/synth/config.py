@@ -10,6 +10,9 @@ import math
 
 import numpy as np
 
+# 'drive' and 'diverse', then the styles of synth.agile.STYLES (kept equal by a test).
+MOTIONS = ('drive', 'diverse', 'static', 'turn', 'reverse', 'stop_go', 'sideways', 'handheld')
+
 
 @dataclass(frozen=True)
 class SynthConfig:
@@ -42,6 +45,9 @@ class SynthConfig:
     moving_cars_per_100m: float = 3.0  # per traffic lane
     pedestrians_per_100m: float = 3.0  # per walking slot (4 slots per sidewalk)
     blur_sigma: float = 0.6  # optical blur of the lens, Gaussian sigma in pixels (0 = none)
+    # Camera motion: 'drive' (forward along the lane, steady-ish speed), 'diverse' (one style
+    # per sequence drawn from the seed) or one style of `synth.agile.STYLES`; see synth/agile.py.
+    motion: str = 'drive'
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -68,6 +74,8 @@ class SynthConfig:
         _check(0 <= self.curviness <= 1, f'curviness must be in [0, 1], got {self.curviness}')
         _check(self.lanes_per_direction in (1, 2),
                f'lanes_per_direction must be 1 or 2, got {self.lanes_per_direction}')
+        _check(self.motion in MOTIONS,
+               f'motion must be one of {MOTIONS}, got {self.motion!r}')
         for name in ('parked_cars_per_100m', 'clutter_per_100m', 'moving_cars_per_100m',
                      'pedestrians_per_100m'):
             value = getattr(self, name)

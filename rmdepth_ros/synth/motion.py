@@ -26,14 +26,16 @@ def rot_y(psi: np.ndarray) -> np.ndarray:
                      np.stack([-s, z, c], -1)], -2)
 
 
-def _rot_x(a: np.ndarray) -> np.ndarray:
+def rot_x(a: np.ndarray) -> np.ndarray:
+    """Rotations about the x (right) axis, (..., 3, 3)."""
     c, s = np.cos(a), np.sin(a)
     o, z = np.ones_like(c), np.zeros_like(c)
     return np.stack([np.stack([o, z, z], -1), np.stack([z, c, -s], -1),
                      np.stack([z, s, c], -1)], -2)
 
 
-def _rot_z(a: np.ndarray) -> np.ndarray:
+def rot_z(a: np.ndarray) -> np.ndarray:
+    """Rotations about the z (forward) axis, (..., 3, 3)."""
     c, s = np.cos(a), np.sin(a)
     o, z = np.ones_like(c), np.zeros_like(c)
     return np.stack([np.stack([c, -s, z], -1), np.stack([s, c, z], -1),
@@ -97,6 +99,8 @@ class CameraPath:
         self.height = config.camera_height
         self.lane_d = section.lane_centre(0)
         self.poses = self._poses()  # (n, 4, 4)
+        self.style = 'drive'
+        self.looks_back = np.zeros(n, bool)  # the camera always looks along the road
 
     def lateral(self, s: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
         """Lateral offset d(s) (metres) and the matching yaw offset (radians)."""
@@ -120,7 +124,7 @@ class CameraPath:
         ab, wb, pb = self.bounce
         poses = np.zeros((len(s), 4, 4))
         poses[:, 3, 3] = 1.0
-        poses[:, :3, :3] = rot_y(psi + yaw) @ _rot_x(pitch) @ _rot_z(roll)
+        poses[:, :3, :3] = rot_y(psi + yaw) @ rot_x(pitch) @ rot_z(roll)
         poses[:, :3, 3] = np.stack([x + d * np.cos(psi), -ab * np.sin(wb * t + pb),
                                     z - d * np.sin(psi)], -1)
         return poses

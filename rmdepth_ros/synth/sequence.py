@@ -1,10 +1,12 @@
 """Synthetic street world: procedural KITTI-like driving sequences with exact ground truth.
 
 A camera (default 1.65 m above the ground, KITTI-like intrinsics, 10 Hz) drives along a street
-of straight lines and curves with speed changes and small pitch / roll. The street has a road
-with lane markings, kerbs, sidewalks with paving, buildings with windows and walls on both
-sides, street lights, trees, bins and posts, parked cars, and independently moving cars (in
-both directions) and pedestrians, under a sky. Every object is an oriented box (the ground a
+of straight lines and curves with speed changes and small pitch / roll; with `motion` other
+than 'drive' it moves in other ways (standing, turning on the spot, reversing, sideways,
+handheld shake; `rmdepth_ros.synth.agile`). The street has a road with lane markings, kerbs,
+sidewalks with paving, buildings with windows and walls on both sides, street lights, trees,
+bins and posts, parked cars, and independently moving cars (in both directions) and
+pedestrians, under a sky. Every object is an oriented box (the ground a
 plane), rendered by exact ray casting in numpy (no external renderer). Surfaces are textured
 procedurally in their own coordinates, so a photometric loss has signal everywhere but the sky;
 lighting varies between sequences, never within one. The image gets a slight Gaussian lens blur
@@ -40,9 +42,9 @@ import cv2
 import numpy as np
 
 from rmdepth_ros.datasets.sequence import Frame, Sequence
+from rmdepth_ros.synth.agile import make_camera_path
 from rmdepth_ros.synth.config import SynthConfig
 from rmdepth_ros.synth.flow import motion_truth
-from rmdepth_ros.synth.motion import CameraPath
 from rmdepth_ros.synth.render import Raycaster
 from rmdepth_ros.synth.road import CrossSection
 from rmdepth_ros.synth.shade import Shader
@@ -62,7 +64,7 @@ class SyntheticSequence(Sequence):
         self.name = f'synthetic-seed{config.seed}-{config.width}x{config.height}'
         self.intrinsics = config.intrinsics
         section = CrossSection(LANE_WIDTH, config.lanes_per_direction)
-        self.path = CameraPath(config, self._rng(1), self._rng(2), section)
+        self.path = make_camera_path(config, self._rng(1), self._rng(2), section)
         self.world = World(config, self.path, section)
         self.caster = Raycaster(self.intrinsics, config.width, config.height)
         self.shader = Shader(self.intrinsics, config.width, config.height, self.path.road,
@@ -98,7 +100,7 @@ class SyntheticSequence(Sequence):
         pose = self.path.pose(i)
         cam_from_box = cam_from_world[None] @ scene.pose
         image = self.shader.image(depth, ids, pose, float(self.path.s[i]), cam_from_box,
-                                  scene.pose, scene.boxes)
+                                  scene.pose, scene.boxes, look_back=self.world.looks_back(i))
         if self.config.blur_sigma > 0:
             image = cv2.GaussianBlur(image, (0, 0), self.config.blur_sigma)
         frame = Frame(image=image, intrinsics=self.intrinsics.copy(),

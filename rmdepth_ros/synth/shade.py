@@ -71,12 +71,14 @@ class Shader:
         self.ground_light = np.float32(lighting.shade(np.array([0.0, -1.0, 0.0])))
 
     def image(self, depth: np.ndarray, ids: np.ndarray, pose: np.ndarray, cam_s: float,
-              cam_from_box: np.ndarray, box_to_world: np.ndarray, boxes: BoxTable) -> np.ndarray:
+              cam_from_box: np.ndarray, box_to_world: np.ndarray, boxes: BoxTable,
+              look_back: bool = False) -> np.ndarray:
         """(H, W, 3) uint8 RGB.
 
         depth, ids: the render (synth_render.Raycaster.render); pose: (4, 4) camera-to-road-
         world; cam_s: camera arc length, metres; cam_from_box, box_to_world: (N, 4, 4) at this
-        frame; boxes: the N boxes' appearance.
+        frame; boxes: the N boxes' appearance; look_back: the camera may see the road far behind
+        its arc length (it looks off the road's forward direction), so mark that road too.
         """
         n = self.width * self.height
         ids = ids.reshape(-1)
@@ -84,7 +86,7 @@ class Shader:
         out = _Surfaces.empty(n)
         ground = np.flatnonzero(ids == GROUND)
         if len(ground):
-            self._ground(ground, depth[ground], pose, cam_s, out)
+            self._ground(ground, depth[ground], pose, cam_s, out, 300.0 if look_back else 20.0)
         hit = np.flatnonzero(ids > GROUND)
         if len(hit):
             self._boxes(hit, ids[hit] - 1, depth[hit], cam_from_box, box_to_world, boxes, out)
@@ -113,7 +115,7 @@ class Shader:
         return rgb.reshape(self.height, self.width, 3)
 
     def _ground(self, pix: np.ndarray, depth: np.ndarray, pose: np.ndarray, cam_s: float,
-                out: _Surfaces) -> None:
+                out: _Surfaces, behind: float) -> None:
         """Fill `out` at ground pixels `pix` (flat indices) of depth `depth` (metres)."""
         rot = pose[:3, :3].astype(np.float32)
         rx, ry = self.ray_x[pix] * depth, self.ray_y[pix] * depth
@@ -122,7 +124,7 @@ class Shader:
         qz = rx * rot[2, 0] + ry * rot[2, 1] + depth * rot[2, 2]
         cam_x, cam_z = float(pose[0, 3]), float(pose[2, 3])
         s, d = self.road.road_coords(qx, qz, (cam_x, cam_z, cam_s),
-                                     (cam_s - 20.0, cam_s + 300.0))
+                                     (cam_s - behind, cam_s + 300.0))
         s += np.float32(cam_s % S_PERIOD)
         # Footprint: `base` across the view ray, stretched along it by the grazing incidence;
         # its extent along and across the road (taken as the camera's heading).

@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from rmdepth_ros.synth.agile import AgilePath
 from rmdepth_ros.synth.boxes import (
     FACADE_COLORS,
     FAR_REACH,
@@ -171,7 +172,8 @@ class Scene:
 class World:
     """All boxes of the street; `scene(i)` gives the ones near the camera at frame i."""
 
-    def __init__(self, config: SynthConfig, path: CameraPath, section: CrossSection) -> None:
+    def __init__(self, config: SynthConfig, path: CameraPath | AgilePath,
+                 section: CrossSection) -> None:
         self.config, self.path, self.section = config, path, section
         self.lanes, self.speed = lane_layout(config, section, self._rng(1))
         self._cache: OrderedDict[tuple, BoxTable] = OrderedDict()
@@ -193,9 +195,17 @@ class World:
                 self._cache.popitem(last=False)
         return table
 
+    def looks_back(self, i: int) -> bool:
+        """Whether frame i (or i - 1, whose objects frame i's flow refers to) looks far enough
+        off the road's forward direction to see beyond BEHIND metres behind the camera."""
+        return bool(self.path.looks_back[max(i - 1, 0):i + 1].any())
+
+    def _behind(self, i: int) -> float:
+        return FAR_REACH if self.looks_back(i) else BEHIND
+
     def _window(self, i: int) -> tuple[float, float]:
         s = float(self.path.s[i])
-        return s - BEHIND, s + FAR_REACH
+        return s - self._behind(i), s + FAR_REACH
 
     def _positions(self, boxes: BoxTable, t: float) -> np.ndarray:
         s = boxes.s.copy()
@@ -203,9 +213,12 @@ class World:
         s[moving] += boxes.direction[moving] * self.speed.travel(boxes.lane[moving], t)
         return s
 
-    def _inside(self, boxes: BoxTable, s: np.ndarray, i: int) -> np.ndarray:
+    def _inside(self, boxes: BoxTable, s: np.ndarray, i: int, behind: float) -> np.ndarray:
         cam = self.path.s[i]
-        return (s >= cam - BEHIND) & (s <= cam + boxes.reach)
+        if behind == BEHIND:
+            return (s >= cam - BEHIND) & (s <= cam + boxes.reach)
+        # Looking back: boxes are shown as far behind as they would be ahead.
+        return (s >= cam - np.minimum(boxes.reach, behind)) & (s <= cam + boxes.reach)
 
     def scene(self, i: int) -> Scene:
         """Boxes shown at frame i with their poses at frames i and i - 1."""
@@ -218,7 +231,8 @@ class World:
             tables += [self._chunk((lane, c)) for c in range(int(a // CHUNK), int(b // CHUNK) + 1)]
         boxes = BoxTable.concat(tables)
         s = self._positions(boxes, t)
-        keep = self._inside(boxes, s, i)
+        behind = self._behind(i)
+        keep = self._inside(boxes, s, i, behind)
         boxes, s = boxes.take(keep), s[keep]
         pose = self.box_poses(boxes, s)
         moving = boxes.lane >= 0
@@ -227,7 +241,7 @@ class World:
         s_prev = self._positions(boxes, (i - 1) / self.config.fps)
         pose_prev = pose.copy()
         pose_prev[moving] = self.box_poses(boxes.take(moving), s_prev[moving])
-        return Scene(boxes, pose, pose_prev, moving, self._inside(boxes, s_prev, i - 1))
+        return Scene(boxes, pose, pose_prev, moving, self._inside(boxes, s_prev, i - 1, behind))
 
     def box_poses(self, boxes: BoxTable, s: np.ndarray) -> np.ndarray:
         """(N, 4, 4) box-to-road-world poses for boxes at arc lengths s."""

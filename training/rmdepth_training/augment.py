@@ -64,13 +64,13 @@ def colour_jitter(images: np.ndarray, brightness: float, contrast: float, satura
 
 
 def augment(images: np.ndarray, K: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
     """Random flip and jitter of one triplet.
 
     images: (F, H, W, 3) float32 RGB in [0, 1]; K: (3, 3) pixels.
     Returns (images for the losses (flipped only), images for the networks (flipped and
-    jittered), K of the flipped images). The draws come from `rng` in a fixed order, so a
-    sample's augmentation depends only on its generator's seed.
+    jittered), K of the flipped images, whether they were flipped). The draws come from `rng`
+    in a fixed order, so a sample's augmentation depends only on its generator's seed.
     """
     flip = rng.random() < cfg.flip_prob
     jitter = rng.random() < cfg.jitter_prob
@@ -82,4 +82,4 @@ def augment(images: np.ndarray, K: np.ndarray, cfg: AugmentConfig, rng: np.rando
         images = np.ascontiguousarray(images[:, :, ::-1])
         K = flip_intrinsics(K, images.shape[2])
     network = colour_jitter(images, *factors).astype(np.float32) if jitter else images
-    return images, network, K
+    return images, network, K, flip

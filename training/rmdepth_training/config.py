@@ -23,6 +23,7 @@ from typing import Any, Union
 import yaml
 
 from rmdepth_ros.model.config import RMDepthConfig
+from rmdepth_ros.synth.config import MOTIONS
 
 
 class ConfigError(ValueError):
@@ -50,6 +51,17 @@ class DataConfig:
     epoch_samples: samples in one "epoch" of an endless stream (synthetic); finite datasets
       use their length.
     num_workers: DataLoader worker processes (0 = load in the training process).
+    synth_motion: camera motion of the synthetic world: 'drive' (forward along the road),
+      'diverse' (a style per sequence: turns, stops, reversing, shake, standing camera) or one
+      style of `rmdepth_ros.synth.agile.STYLES` (`SynthConfig.motion`).
+    frame_step_max: synthetic: the step between frames is drawn from [frame_step,
+      frame_step_max] per sample (speed diversity).
+    static_prob: synthetic: probability that the earlier source is the target frame itself
+      (an exactly standing camera: identity motion, zero flow).
+    reverse_prob: synthetic: probability that the triplet is played backwards (reversing).
+    real_sequences: folders or bags of real video (anything `rmdepth_ros.open_sequence` reads)
+      mixed into a synthetic run; no ground truth is used from them.
+    real_fraction: probability that a sample comes from real_sequences.
     """
 
     kind: str = 'synthetic'
@@ -67,6 +79,12 @@ class DataConfig:
     val_frames: int = 8
     epoch_samples: int = 4000
     num_workers: int = 2
+    synth_motion: str = 'drive'
+    frame_step_max: int = 0
+    static_prob: float = 0.0
+    reverse_prob: float = 0.0
+    real_sequences: tuple[str, ...] = ()
+    real_fraction: float = 0.0
 
 
 @dataclass
@@ -132,6 +150,10 @@ class LossConfig:
     temporal_order: feed the motion net every pair with the later frame as its target, as at
       run time, inverting the camera motion of later sources (Monodepth2); object motion then
       comes from earlier sources only. False: (target, source) for every source.
+    supervised: weight of the supervised warm-start terms on samples with exact ground truth
+      (the synthetic world; `supervised.py`), 0 = the paper's self-supervised recipe only.
+    sup_*_weight: the terms inside it: depth (scale-invariant log), rotation (radians),
+      translation (L1, metres), flow (EPE, pixels), object motion (L1, metres).
     """
 
     scales: int = 4
@@ -147,6 +169,12 @@ class LossConfig:
     cycle_rotation_weight: float = 0.0
     cycle_translation_weight: float = 0.0
     temporal_order: bool = True
+    supervised: float = 0.0
+    sup_depth_weight: float = 1.0
+    sup_rotation_weight: float = 10.0
+    sup_translation_weight: float = 1.0
+    sup_flow_weight: float = 0.02
+    sup_object_weight: float = 0.1
 
 
 @dataclass
@@ -206,6 +234,7 @@ class TrainConfig:
 
 _CHOICES = {
     'data.kind': ('synthetic', 'kitti', 'cityscapes', 'bag'),
+    'data.synth_motion': MOTIONS,
     'amp': ('auto', 'off', 'bf16', 'fp16'),
     'motion_init': ('he', 'default'),
     'loss.object_reg': ('outlier_aware', 'sparsity', 'none'),
@@ -306,6 +335,18 @@ def validate(config: TrainConfig) -> None:
     if data.synth_frames < 2 * data.frame_step + 1:
         raise ConfigError(f"config key 'data.synth_frames': a triplet with frame_step "
                           f'{data.frame_step} needs at least {2 * data.frame_step + 1} frames')
+    for key in ('static_prob', 'reverse_prob', 'real_fraction'):
+        value = getattr(data, key)
+        if not 0 <= value <= 1:
+            raise ConfigError(f"config key 'data.{key}': must be in [0, 1], got {value}")
+    if data.frame_step_max and data.frame_step_max < data.frame_step:
+        raise ConfigError(f"config key 'data.frame_step_max': must be 0 or at least "
+                          f'data.frame_step ({data.frame_step}), got {data.frame_step_max}')
+    if data.synth_frames < 2 * max(data.frame_step, data.frame_step_max) + 1:
+        raise ConfigError("config key 'data.synth_frames': too short for data.frame_step_max "
+                          f'{data.frame_step_max}')
+    if data.real_fraction > 0 and not data.real_sequences:
+        raise ConfigError("config key 'data.real_fraction': needs data.real_sequences")
     if optim.lr <= 0:
         raise ConfigError(f"config key 'optim.lr': must be positive, got {optim.lr}")
     for key in ('flip_prob', 'jitter_prob'):

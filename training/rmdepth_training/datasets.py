@@ -16,6 +16,9 @@ configured network size):
     'index'       (B,) int64 global sample number: sample n of the run's stream. Together with
                   the run seed it fixes the sample's content and augmentation, which makes the
                   stream independent of worker count and exactly resumable.
+    'gt_*'        ground truth for the supervised warm start (`supervised.py`, shapes in
+                  `triplets.py`): exact for the synthetic world, zeros with 'gt_valid' 0 for
+                  real video; flipped with the images.
 
 Stream order: the run is a sequence of global batches; global batch s holds sample numbers
 s * batch_size ... (s + 1) * batch_size - 1, and process r of N takes its contiguous 1/N slice.
@@ -29,7 +32,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 import math
 from pathlib import Path
-import warnings
 
 import cv2
 import numpy as np
@@ -39,16 +41,24 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from rmdepth_ros.datasets.sequence import DataError, Sequence
 from rmdepth_training.augment import augment
 from rmdepth_training.config import AugmentConfig, DataConfig, TrainConfig
+from rmdepth_training.synthetic_triplets import SyntheticTriplets
+from rmdepth_training.triplets import (
+    TRAIN_SEED_OFFSET,
+    Triplet,
+    TripletSample,
+    TripletSource,
+    flip_truth,
+    no_truth,
+)
 
-# Synthetic seeds below this are never used for training (held out for validation/evaluation).
-TRAIN_SEED_OFFSET = 1_000_000
+__all__ = ['TRAIN_SEED_OFFSET', 'SyntheticTriplets', 'TripletSource', 'TrainStream',
+           'build_source', 'build_train_loader', 'steps_per_epoch', 'validation_sequences']
+
 # Held-out synthetic seeds of the per-epoch validation and of the evaluation script.
 VALIDATION_SEED = 1000
 EVALUATION_SEED = 2000
 # Domain-separation tags of the per-sample random streams.
 _CONTENT, _AUGMENT, _PERMUTE = 1, 2, 3
-
-Triplet = tuple[list[np.ndarray], np.ndarray]  # (3 images uint8 (H, W, 3) or (H, W), K (3, 3))
 
 
 def resize_triplet(images: list[np.ndarray], K: np.ndarray, width: int, height: int,
@@ -79,45 +89,6 @@ def resize_triplet(images: list[np.ndarray], K: np.ndarray, width: int, height: 
 
 
 # -- triplet sources -----------------------------------------------------------------------------
-
-class TripletSource:
-    """A collection of triplets. `length` is None for an endless stream."""
-
-    length: int | None = None
-    crop_bottom: float = 0.0
-    description: str = ''
-
-    def triplet(self, item: int, rng: np.random.Generator) -> Triplet:
-        """The frames (t - k, t, t + k) of item `item` (or, for streams, of sample `item`)."""
-        raise NotImplementedError
-
-
-class SyntheticTriplets(TripletSource):
-    """Endless stream: every sample is a triplet of a freshly generated synthetic sequence.
-
-    The sequence seed comes from the sample's random stream and is at least TRAIN_SEED_OFFSET;
-    the target frame is drawn uniformly from the frames that have both neighbours.
-    """
-
-    def __init__(self, cfg: DataConfig) -> None:
-        self.cfg = cfg
-        self.description = (f'synthetic street world, streamed ({cfg.width}x{cfg.height}, '
-                            f'{cfg.synth_frames}-frame sequences, seeds >= {TRAIN_SEED_OFFSET})')
-
-    def triplet(self, item: int, rng: np.random.Generator) -> Triplet:
-        from rmdepth_ros.synth.sequence import SynthConfig, SyntheticSequence
-
-        seed = TRAIN_SEED_OFFSET + int(rng.integers(0, 2 ** 62 - TRAIN_SEED_OFFSET))
-        step = self.cfg.frame_step
-        sequence = SyntheticSequence(SynthConfig(width=self.cfg.width, height=self.cfg.height,
-                                                 frames=self.cfg.synth_frames, seed=seed))
-        centre = int(rng.integers(step, self.cfg.synth_frames - step))
-        with warnings.catch_warnings():
-            # The renderer's texture maths meets NaN on sky rays; those pixels are overwritten.
-            warnings.simplefilter('ignore', RuntimeWarning)
-            frames = [sequence[centre + d] for d in (-step, 0, step)]
-        return [f.image for f in frames], frames[1].intrinsics
-
 
 class SequenceTriplets(TripletSource):
     """Triplets from the sequence readers: list of (sequence factory key, target index).
@@ -253,6 +224,46 @@ class BagTriplets(SequenceTriplets):
                            depth_topic='', odom_topic='', flow_topic='', mask_topic='')
 
 
+class RealTriplets(SequenceTriplets):
+    """Real video for self-supervised training: every (i - k, i, i + k) of each sequence.
+
+    Paths are anything `rmdepth_ros.open_sequence` reads (e.g. a KITTI odometry folder); only
+    images and intrinsics are used, never their ground truth.
+    """
+
+    def __init__(self, paths: tuple[str, ...], frame_step: int) -> None:
+        super().__init__(frame_step)
+        for path in paths:
+            count = len(self.sequence(path))
+            self.items.extend((path, i) for i in range(frame_step, count - frame_step))
+        if not self.items:
+            raise DataError(f'{", ".join(paths)}: no triplets')
+        self.description = f'real video {", ".join(paths)}: {len(self.items)} triplets'
+
+    def _open(self, key: object) -> Sequence:
+        from rmdepth_ros.open_sequence import open_sequence
+
+        return open_sequence(key)  # type: ignore[arg-type]
+
+
+class MixedTriplets(TripletSource):
+    """Endless stream: each sample from `real` with probability `fraction`, else synthetic."""
+
+    def __init__(self, synthetic: TripletSource, real: TripletSource, fraction: float) -> None:
+        self.synthetic, self.real, self.fraction = synthetic, real, fraction
+        self.description = (f'{synthetic.description}; mixed with {fraction:.0%} '
+                            f'{real.description}')
+
+    def triplet(self, item: int, rng: np.random.Generator) -> Triplet:
+        sample = self.sample(item, rng)
+        return sample.images, sample.K
+
+    def sample(self, item: int, rng: np.random.Generator) -> TripletSample:
+        if rng.random() < self.fraction:
+            return self.real.sample(int(rng.integers(self.real.length)), rng)
+        return self.synthetic.sample(item, rng)
+
+
 def _thumbnail(image: np.ndarray) -> np.ndarray:
     gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     return cv2.resize(gray, (64, 32), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
@@ -261,6 +272,10 @@ def _thumbnail(image: np.ndarray) -> np.ndarray:
 def build_source(cfg: DataConfig) -> TripletSource:
     """The triplet source for `cfg.kind`."""
     if cfg.kind == 'synthetic':
+        if cfg.real_sequences and cfg.real_fraction > 0:
+            return MixedTriplets(SyntheticTriplets(cfg),
+                                 RealTriplets(cfg.real_sequences, cfg.frame_step),
+                                 cfg.real_fraction)
         return SyntheticTriplets(cfg)
     if cfg.kind == 'kitti':
         return KittiTriplets(cfg.root, cfg.split, cfg.frame_step)
@@ -296,17 +311,25 @@ class TrainStream(Dataset):
 
     def __getitem__(self, n: int) -> dict[str, torch.Tensor]:
         item = self.item_of(n)
-        images, K = self.source.triplet(item, np.random.default_rng([self.seed, _CONTENT, n]))
-        frames, K = resize_triplet(images, K, self.data.width, self.data.height,
+        sample = self.source.sample(item, np.random.default_rng([self.seed, _CONTENT, n]))
+        frames, K = resize_triplet(sample.images, sample.K, self.data.width, self.data.height,
                                    self.source.crop_bottom)
+        truth = sample.truth
+        if truth is None or truth['gt_depth'].shape[-2:] != frames.shape[1:3]:
+            # Truth exists only where frames are rendered at the network size (synthetic).
+            truth = no_truth(self.data.height, self.data.width)
         rng = np.random.default_rng([self.seed, _AUGMENT, n])
-        plain, network, K = augment(frames, K, self.augment_cfg, rng)
+        plain, network, K, flipped = augment(frames, K, self.augment_cfg, rng)
+        if flipped:
+            truth = flip_truth(truth)
         # (F, H, W, 3) -> (F, 3, H, W)
         return {'images': torch.from_numpy(np.ascontiguousarray(plain.transpose(0, 3, 1, 2))),
                 'images_aug': torch.from_numpy(np.ascontiguousarray(
                     network.transpose(0, 3, 1, 2))),
                 'K': torch.from_numpy(K.astype(np.float32)),
-                'index': torch.tensor(n, dtype=torch.int64)}
+                'index': torch.tensor(n, dtype=torch.int64),
+                **{key: torch.from_numpy(np.ascontiguousarray(value))
+                   for key, value in truth.items()}}
 
 
 class StepBatchSampler(Sampler[list[int]]):

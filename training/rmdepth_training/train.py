@@ -8,6 +8,7 @@ scalars.jsonl), validation.jsonl, summary.json.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 import time
@@ -30,10 +31,10 @@ from rmdepth_training.checkpoint import (
     set_rng_state,
 )
 from rmdepth_training.config import ConfigError, TrainConfig, save_config
-from rmdepth_training.criterion import compute_losses, object_motion_scale
 from rmdepth_training.datasets import build_train_loader, steps_per_epoch, validation_sequences
 from rmdepth_training.evaluation import evaluate_sequences
 from rmdepth_training.logs import RunLogger, image_panels
+from rmdepth_training.step import build_optimizer, train_step
 from rmdepth_training.training_model import TrainingModel
 
 
@@ -63,10 +64,16 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         load_torchvision_resnet18(model.depth_net.encoder, cfg.pretrained_encoder)
     if cfg.init_weights and not resume:
         start, metadata = load_weights(cfg.init_weights)
-        if metadata['config'] != cfg.model:
+        old = metadata['config']
+        gains = {'pose_rotation_scale': cfg.model.pose_rotation_scale,
+                 'pose_translation_scale': cfg.model.pose_translation_scale}
+        if dataclasses.replace(old, **gains) != cfg.model:
             raise ConfigError(f'{cfg.init_weights}: its architecture differs from the model '
                               'section; copy the model section from the weights file')
         model.load_state_dict(start.state_dict(), strict=True)
+        # New pose-decoder output gains keep the starting function (see PoseDecoder).
+        model.motion_net.pose_decoder.adopt_gains(old.pose_rotation_scale,
+                                                  old.pose_translation_scale)
     model.to(device).train()
     net: torch.nn.Module = TrainingModel(model, amp_dtype)
     if dist_info.enabled:
@@ -77,9 +84,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         # part of the motion net), so the set of parameters with gradients changes over time.
         net = DistributedDataParallel(net, device_ids=[device.index] if device.index is not None
                                       else None, find_unused_parameters=True)
-    optimizer = torch.optim.Adam(_param_groups(model, cfg.optim.lr, cfg.optim.pose_lr_scale),
-                                 lr=cfg.optim.lr, betas=cfg.optim.betas,
-                                 weight_decay=cfg.optim.weight_decay)
+    optimizer = build_optimizer(model, cfg.optim)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(
         optimizer, milestones=list(cfg.optim.lr_milestones), gamma=cfg.optim.lr_gamma)
     scaler = torch.amp.GradScaler('cuda') if amp_dtype == torch.float16 else None
@@ -128,33 +133,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     batches = iter(loader)
     while step < cfg.optim.max_steps:
         batch = next(batches)
-        images = batch['images'].to(device, non_blocking=True)  # (B, 3, 3, H, W) for losses
-        images_aug = batch['images_aug'].to(device, non_blocking=True)  # networks' input
-        K = batch['K'].to(device, non_blocking=True)  # (B, 3, 3)
-        motion_scale = object_motion_scale(step, cfg.loss.object_burn_in, cfg.loss.object_ramp)
-        use_cycle = cfg.loss.cycle_rotation_weight > 0 or cfg.loss.cycle_translation_weight > 0
-
-        outputs = net(images_aug, K, motion_scale, cycle=use_cycle,
-                      temporal_order=cfg.loss.temporal_order)
-        result = compute_losses(outputs, images, K, cfg.loss, cfg.model.min_depth,
-                                cfg.model.max_depth, motion_scale, batch['index'])
-        if not torch.isfinite(result.total):
-            raise FloatingPointError(f'step {step}: loss is {result.total.item()}; '
-                                     f'parts {_floats(result.parts)}')
-
-        optimizer.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(result.total).backward()
-            scaler.unscale_(optimizer)
-        else:
-            result.total.backward()
-        if cfg.optim.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
-        if scaler is not None:
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            optimizer.step()
+        done = train_step(net, model, optimizer, scaler, batch, step, cfg, device)
+        images, K, outputs, result = done.images, done.K, done.outputs, done.result
         scheduler.step()
         step += 1
         summary['losses'].append(float(result.total.detach()))
@@ -166,7 +146,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
             scalars['samples_per_s'] = ((step - last_step) * cfg.optim.batch_size
                                         / max(now - last_time, 1e-9))
             scalars['lr'] = scheduler.get_last_lr()[0]
-            scalars['object_motion_scale'] = motion_scale
+            scalars['object_motion_scale'] = done.motion_scale
             last_time, last_step = now, step
             logger.scalars(step, scalars)
             summary['scalars'] = scalars
@@ -234,14 +214,6 @@ def _panels(images: torch.Tensor, outputs: dict, result: Any, K: torch.Tensor) -
                         result.visuals['automask'][0])
 
 
-def _param_groups(model: RMDepth, lr: float, pose_lr_scale: float) -> list[dict]:
-    """Adam parameter groups: the pose decoder at lr * pose_lr_scale, everything else at lr."""
-    pose = list(model.motion_net.pose_decoder.parameters())
-    pose_ids = {id(p) for p in pose}
-    rest = [p for p in model.parameters() if id(p) not in pose_ids]
-    return [{'params': rest, 'lr': lr}, {'params': pose, 'lr': lr * pose_lr_scale}]
-
-
 def _device(name: str) -> torch.device:
     if name == 'auto':
         return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
@@ -270,10 +242,6 @@ def _progress(cfg: TrainConfig, step: int, is_main: bool):
         return None
     return tqdm(total=cfg.optim.max_steps, initial=step, unit='step', dynamic_ncols=True,
                 mininterval=5.0)
-
-
-def _floats(values: dict[str, torch.Tensor]) -> dict[str, float]:
-    return {k: round(float(v), 5) for k, v in values.items()}
 
 
 def run_dir_config(run_dir: Path) -> Path:
