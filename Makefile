@@ -16,7 +16,7 @@ export RMW_IMPLEMENTATION := rmw_fastrtps_cpp
 export AMENT_PREFIX_PATH := $(CURDIR)/$(VENV)
 unexport ROS_AUTOMATIC_DISCOVERY_RANGE
 
-.PHONY: demo test lint bench venv clean
+.PHONY: demo test lint bench scorecard venv clean
 
 venv: $(STAMP)
 
@@ -33,6 +33,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	ROS_DOMAIN_ID=$${ROS_DOMAIN_ID:-87} $(PY) -m pytest -q -p no:cacheprovider
+
+scorecard: $(STAMP)
+	ROS_DOMAIN_ID=$${ROS_DOMAIN_ID:-43} $(PY) -m rmdepth_ros.evaluation.cli scorecard --out scorecard
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -65,17 +65,23 @@ def _print_table(summary: dict, out_dir: Path, input_bag: Path, output_bag: Path
           f'\n  input bag:   {input_bag}'
           f'\n  output bag:  {output_bag}  (replay: ros2 bag play {output_bag}; rviz2 topics '
           '/rmdepth/*)')
+    if summary.get('verdict'):
+        print('\n  Against baselines (skill = system error / baseline error, < 1 = better; '
+              'report.md has the table):')
+        for sentence in summary['verdict']:
+            print(f'  - {sentence}')
     for note in summary.get('notes', []):
         print(f'\n  !!! {note}')
 
 
 def run(out_dir: Path, frames: int, size: tuple[int, int], device: str) -> dict:
     """The whole demo (module docstring); returns the evaluation summary."""
+    from rmdepth_ros.evaluation.baselines.runner import BaselineOptions, BaselineRunner
     from rmdepth_ros.evaluation.dds_env import ensure_localhost_dds
 
     ensure_localhost_dds(_say)
     from rmdepth_ros.bags.reader import BagSequence
-    from rmdepth_ros.bags.writer import write_bag
+    from rmdepth_ros.bags.writer import SYNTHETIC_START, write_bag
     from rmdepth_ros.evaluation.live import LiveOptions, run_live
     from rmdepth_ros.evaluation.output_bag import OutputBag
     from rmdepth_ros.evaluation.report import write_report
@@ -98,14 +104,16 @@ def run(out_dir: Path, frames: int, size: tuple[int, int], device: str) -> dict:
     _say(f'step 2/4: generating the default sequence (synthetic street world, seed {DEMO_SEED},'
          f' {frames} frames at {size[0]}x{size[1]}, {config.fps:g} Hz) as a ROS 2 bag')
     tick = time.perf_counter()
-    write_bag(SyntheticSequence(config), input_bag, camera_height=config.camera_height)
+    write_bag(SyntheticSequence(config), input_bag, camera_height=config.camera_height,
+              start_time=SYNTHETIC_START)
     _say(f'wrote {input_bag} in {time.perf_counter() - tick:.1f} s')
 
     _say('step 3/4: playing the bag live through rmdepth_node (subprocess, localhost DDS), '
          'recording depth, flow, motion_mask and odom')
     sequence = BagSequence(input_bag)
     session = Session(Scorer(), bag=OutputBag(output_bag),
-                      samples_at=sample_indices(len(sequence)))
+                      samples_at=sample_indices(len(sequence)),
+                      baselines=BaselineRunner(BaselineOptions(camera_height=config.camera_height)))
     if note:
         session.notes.append(note)
     try:

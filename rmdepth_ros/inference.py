@@ -8,6 +8,7 @@ flow sign) are those of docs/conventions.md.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 import math
 import os
@@ -88,7 +89,8 @@ class Estimator:
     device: 'auto' | 'cpu' | 'cuda' | 'cuda:N'. precision: 'fp32', or 'fp16' / 'bf16' on CUDA.
     input_size: (width, height) of the network input; default: the weights' training size.
       Both must be multiples of 8.
-    max_frame_gap: seconds; a larger gap between frames resets the temporal state.
+    max_frame_gap: seconds; a larger gap between consecutive frames of the stream resets the
+      temporal state (frames the caller skipped count: see `process`).
     output: 'input' (outputs at the input image's resolution) or 'network' (at input_size).
     resize: how an image whose aspect ratio differs from input_size's reaches the network:
       'crop' (centre crop; outputs NaN outside it), 'pad' (edge-replicated padding) or
@@ -140,18 +142,23 @@ class Estimator:
         self._pending_reset = reason
 
     def process(self, image: np.ndarray, intrinsics: np.ndarray, timestamp: float,
-                compute_motion: bool = True) -> EstimatorOutput:
+                compute_motion: bool = True, skipped: Sequence[float] = ()) -> EstimatorOutput:
         """Estimate depth for `image` and, if a previous frame is kept, motion and flow.
 
         image: uint8 (H, W, 3) RGB or (H, W) gray, any size.
         intrinsics: (3, 3) pixels, for `image`'s resolution. timestamp: seconds.
         compute_motion: False skips the motion network (depth only); the frame is still kept
           as the previous frame for the next call.
+        skipped: stamps (seconds, arrival order) of the frames that arrived after the previous
+          processed frame but were not processed (e.g. dropped while inference was busy). The
+          time-gap and time-backwards rules then follow the stream, previous -> skipped ->
+          this frame: frames the caller skipped never cause a reset, a gap in the stream does.
         """
         start = time.perf_counter()
         image, intrinsics, timestamp = _validate(image, intrinsics, timestamp)
+        skipped = _validate_skipped(skipped)
         size = image.shape[:2]
-        reason = self._check_continuity(size, intrinsics, timestamp)
+        reason = self._check_continuity(size, intrinsics, timestamp, skipped)
         if reason is not None:
             self.reset(reason)
         reset_reason, self._pending_reset = self._pending_reset, None
@@ -186,17 +193,20 @@ class Estimator:
     # -- steps -------------------------------------------------------------------------------
 
     def _check_continuity(self, size: tuple[int, int], intrinsics: np.ndarray,
-                          timestamp: float) -> str | None:
+                          timestamp: float, skipped: list[float]) -> str | None:
         prev = self._previous
         if prev is None:
             return None
-        if timestamp < prev.timestamp:
-            return f'time went backwards ({timestamp:.3f} s after {prev.timestamp:.3f} s)'
         if timestamp == prev.timestamp:
             return f'time did not advance (two frames stamped {timestamp:.3f} s)'
-        if timestamp - prev.timestamp > self.max_frame_gap:
-            return (f'time gap {timestamp - prev.timestamp:.3f} s > max_frame_gap '
-                    f'{self.max_frame_gap:.3f} s')
+        # Gaps are measured between consecutive arrivals, so skipped frames bridge the interval.
+        arrivals = [prev.timestamp, *skipped, timestamp]
+        for earlier, later in zip(arrivals[:-1], arrivals[1:], strict=True):
+            if later < earlier:
+                return f'time went backwards ({later:.3f} s after {earlier:.3f} s)'
+            if later - earlier > self.max_frame_gap:
+                return (f'time gap {later - earlier:.3f} s > max_frame_gap '
+                        f'{self.max_frame_gap:.3f} s')
         if size != prev.size:
             return f'image size changed from {prev.size[1]}x{prev.size[0]} to {size[1]}x{size[0]}'
         if not np.allclose(intrinsics, prev.intrinsics, rtol=1e-6, atol=1e-9):
@@ -271,6 +281,13 @@ def _validate(image: np.ndarray, intrinsics: np.ndarray, timestamp: float
     if not math.isfinite(timestamp):
         raise ValueError(f'timestamp must be finite, got {timestamp}')
     return image, k, timestamp
+
+
+def _validate_skipped(skipped: Sequence[float]) -> list[float]:
+    stamps = [float(stamp) for stamp in skipped]
+    if not all(math.isfinite(stamp) for stamp in stamps):
+        raise ValueError(f'skipped stamps must be finite, got {stamps}')
+    return stamps
 
 
 def _ms(start: float) -> float:

@@ -1,5 +1,6 @@
 """ROS 2 bag round trips (mcap and sqlite3), topic auto-detection and reader errors."""
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 import cv2
@@ -15,7 +16,7 @@ from rmdepth_ros.bags.layout import (
     typestore,
 )
 from rmdepth_ros.bags.reader import BagSequence
-from rmdepth_ros.bags.writer import write_bag
+from rmdepth_ros.bags.writer import SYNTHETIC_START, write_bag
 from rmdepth_ros.datasets.rotations import quaternion_to_rotation, rotation_to_quaternion
 from rmdepth_ros.datasets.sequence import DataError, Frame
 
@@ -165,6 +166,44 @@ def test_odometry_twist_and_fps_retiming(tmp_path: Path) -> None:
     seq = BagSequence(path)
     assert [seconds_to_ns(f.timestamp) for f in seq] == [
         seconds_to_ns(100.0) + i * 50_000_000 for i in range(3)]
+
+
+@pytest.mark.parametrize('storage', ['mcap', 'sqlite3'])
+def test_start_time_shifts_every_stamp(tmp_path: Path, storage: str) -> None:
+    frames = _frames(3)
+    path = write_bag(frames, tmp_path / 'bag', storage=storage, start_time=SYNTHETIC_START)
+    start = seconds_to_ns(SYNTHETIC_START)
+    assert SYNTHETIC_START == datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp()
+    expected = [start + seconds_to_ns(f.timestamp) - seconds_to_ns(100.0) for f in frames]
+    assert [f.timestamp for f in BagSequence(path)] == pytest.approx(
+        np.array(expected) * 1e-9, rel=0, abs=1e-6)
+    with Reader(path) as reader:
+        assert reader.start_time == start  # metadata starting_time
+        stamps = {conn.topic: [] for conn in reader.connections}
+        for conn, log_ns, raw in reader.messages():
+            stamp = typestore().deserialize_cdr(raw, conn.msgtype)
+            header = stamp.transforms[0].header if conn.topic == '/tf_static' else stamp.header
+            stamps[conn.topic].append((log_ns, header.stamp.sec * 10**9 + header.stamp.nanosec))
+    assert stamps['/camera/image_raw'] == [(t, t) for t in expected]
+    assert stamps['/tf_static'] == [(start, start)]
+    with pytest.raises(ValueError, match='start_time'):
+        write_bag(frames, tmp_path / 'negative', start_time=-1.0)
+
+
+def test_mcap_channels_carry_the_type_hash(tmp_path: Path) -> None:
+    """rosbag2's MCAP reader takes each topic's type hash from the channel's metadata."""
+    path = write_bag(_frames(2), tmp_path / 'bag')
+    data = next(path.glob('*.mcap')).read_bytes()
+
+    def entry(key: str, value: str) -> bytes:  # an MCAP string pair: uint32 length + bytes
+        return b''.join(len(s).to_bytes(4, 'little') + s.encode() for s in (key, value))
+
+    with Reader(path) as reader:
+        connections = reader.connections
+    for conn in connections:
+        digest = typestore().hash_rihs01(conn.msgtype)
+        assert digest.startswith('RIHS01_') and conn.digest == digest
+        assert entry('topic_type_hash', digest) in data, conn.topic
 
 
 def test_gray_frames_and_single_file_open(tmp_path: Path) -> None:

@@ -14,10 +14,18 @@ from rmdepth_ros.evaluation.metrics import (
     mean_metrics,
     median_scale,
     motion_errors,
+    rotation_angle_deg,
     snippet_ate,
 )
 from rmdepth_ros.evaluation.timing import latency_summary, throughput
-from rmdepth_ros.evaluation.trajectory import ate, rpe, trajectory_snippet_ate, umeyama
+from rmdepth_ros.evaluation.trajectory import (
+    ate,
+    rpe,
+    trajectory_snippet_ate,
+    umeyama,
+    yaw_deg,
+    yaw_sums,
+)
 
 
 def _rot_z(deg: float) -> np.ndarray:
@@ -151,6 +159,58 @@ def test_motion_errors_and_means() -> None:
     assert row['trans_err'] == pytest.approx(0.0) and row['trans_dir_err_deg'] == 0.0
     assert mean_metrics([{'a': 1.0}, {'a': 3.0}]) == {'a': 2.0}
     assert mean_metrics([]) == {}
+
+
+def _axis_angle(axis, deg: float) -> np.ndarray:
+    axis = np.asarray(axis, np.float64) / np.linalg.norm(axis)
+    K = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    a = math.radians(deg)
+    return np.eye(3) + math.sin(a) * K + (1 - math.cos(a)) * K @ K
+
+
+def test_tiny_rotations_measured_in_float32() -> None:
+    """0.005 deg (float32 matrices, as the network gives) within 10 %: arccos of the trace
+    floors near 0.02 deg there."""
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        R = _axis_angle(rng.normal(size=3), 0.005).astype(np.float32)
+        assert rotation_angle_deg(R) == pytest.approx(0.005, rel=0.1)
+        gt = _pose(_axis_angle(rng.normal(size=3), 2.0), [0, 0, 1]).astype(np.float32)
+        pred = gt.copy()
+        pred[:3, :3] = gt[:3, :3] @ R
+        assert motion_errors(pred, gt)['rot_err_deg'] == pytest.approx(0.005, rel=0.1)
+    assert rotation_angle_deg(_axis_angle([0, 1, 0], 179.0)) == pytest.approx(179.0)
+    assert rotation_angle_deg(np.eye(3)) == 0.0
+
+
+def test_direction_error_excludes_zero_translations() -> None:
+    gt = _pose(np.eye(3), [0, 0, 1])
+    assert math.isnan(motion_errors(_pose(np.eye(3), [0, 0, 0]), gt)['trans_dir_err_deg'])
+    assert math.isnan(motion_errors(gt, _pose(np.eye(3), [0, 0, 0]))['trans_dir_err_deg'])
+    assert motion_errors(_pose(np.eye(3), [0, 1, 1]), gt)['trans_dir_err_deg'] == (
+        pytest.approx(45.0))
+    rows = [motion_errors(_pose(np.eye(3), t), gt) for t in ([0, 0, 0], [0, 1, 1], [0, 0, 2])]
+    mean = mean_metrics(rows)
+    assert mean['trans_dir_err_deg'] == pytest.approx(22.5)  # (45 + 0) / 2, zero left out
+    assert mean['trans_dir_err_deg_excluded'] == 1.0 and 'rot_err_deg_excluded' not in mean
+
+
+def test_yaw_sums_and_rpe_per_metre() -> None:
+    def rot_y(deg: float) -> np.ndarray:
+        return _axis_angle([0, 1, 0], deg)
+
+    assert yaw_deg(rot_y(-7.0)) == pytest.approx(-7.0)
+    gt = [np.eye(4)]
+    for _ in range(4):  # a 40 deg turn in 10 deg steps, 2 m per frame
+        gt.append(gt[-1] @ _pose(rot_y(10.0), [0, 0, 2]))
+    straight = [_pose(np.eye(3), [0, 0, 2 * i]) for i in range(5)]
+    row = yaw_sums(np.stack(gt), np.stack(straight))
+    assert row['yaw_sum_gt_deg'] == pytest.approx(40.0) and row['yaw_sum_pred_deg'] == 0.0
+    assert row['yaw_sum_err_deg'] == pytest.approx(40.0)
+    zero = rpe(np.stack(gt), np.stack([np.eye(4)] * 5))
+    assert zero['rpe_trans_per_m'] == pytest.approx(1.0)  # standing still: all of it missed
+    assert zero['rpe_rot_deg_per_m'] == pytest.approx(40.0 / 8.0)
+    assert 'rpe_trans_per_m' not in rpe(np.stack([np.eye(4)] * 3), np.stack([np.eye(4)] * 3))
 
 
 def test_timing_summaries() -> None:

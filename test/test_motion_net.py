@@ -168,3 +168,26 @@ def test_new_pose_gains_keep_the_function_of_weights_trained_with_others():
     assert not torch.allclose(new(*args)['T'], before, atol=1e-4)
     new.pose_decoder.adopt_gains(TINY.pose_rotation_scale, TINY.pose_translation_scale)
     torch.testing.assert_close(new(*args)['T'], before, atol=1e-6, rtol=1e-5)
+
+
+def test_coordinate_inputs_start_from_the_same_function_and_see_position():
+    import dataclasses
+
+    from rmdepth_ros.model.pose_decoder import add_coord_inputs
+
+    torch.manual_seed(0)
+    plain = MotionNet(TINY).eval()
+    coords = MotionNet(dataclasses.replace(TINY, pose_coords=True)).eval()
+    coords.load_state_dict(add_coord_inputs(plain.state_dict(), 'pose_decoder.'), strict=True)
+    args = inputs(1, 32, 64)
+    torch.testing.assert_close(coords(*args)['T'], plain(*args)['T'])
+    # With non-zero coordinate weights, mirrored halves of a feature map no longer average out.
+    decoder = coords.pose_decoder
+    with torch.no_grad():
+        first = decoder.convs[0][0] if isinstance(decoder.convs[0], torch.nn.Sequential) \
+            else decoder.convs[0]
+        first.weight[:, -2:].normal_()
+    feature = torch.zeros(1, TINY.motion_channels[2], 4, 8)
+    feature[:, 0, :, :4] = 1.0
+    mirrored = feature.flip(-1)
+    assert not torch.allclose(decoder(feature)[1], decoder(mirrored)[1])

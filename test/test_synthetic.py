@@ -303,5 +303,10 @@ def test_cli_bag_format(tmp_path):
     assert main(['--out', str(out), '--frames', '2', '--size', '32x16', '--format',
                  'mcap']) == 0
     assert (out / 'metadata.yaml').is_file()
+    from rmdepth_ros.bags.reader import BagSequence
+    from rmdepth_ros.bags.writer import SYNTHETIC_START
+
+    stamps = [frame.timestamp for frame in BagSequence(out)]  # not 0: tf2 reads 0 as "latest"
+    assert stamps == pytest.approx([SYNTHETIC_START, SYNTHETIC_START + 0.1], abs=1e-6)
     with pytest.raises(SystemExit):  # never overwrites
         main(['--out', str(out), '--frames', '2', '--size', '32x16', '--format', 'mcap'])

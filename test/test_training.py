@@ -360,3 +360,19 @@ def test_he_init_makes_the_pose_head_see_its_input():
     assert he > 100 * pytorch  # measured: 0.26 vs 2e-4 relative spread
     with pytest.raises(ValueError, match="init scheme must be 'he' or 'pytorch'"):
         model.motion_net.reset_parameters('xavier')
+
+
+def test_motion_network_can_learn_faster_than_the_depth_network():
+    from rmdepth_training.step import param_groups
+
+    from rmdepth_ros.model.config import TINY
+    from rmdepth_ros.model.rmdepth import RMDepth
+
+    model = RMDepth(TINY)
+    plain = param_groups(model, 1e-4, 10.0)
+    assert [g['lr'] for g in plain] == [1e-4, 1e-3]
+    groups = param_groups(model, 1e-4, 10.0, motion_lr_scale=3.0)
+    assert [g['lr'] for g in groups] == [1e-4, 1e-3, pytest.approx(3e-4)]
+    ids = [{id(p) for p in g['params']} for g in groups]
+    assert sum(len(i) for i in ids) == len(list(model.parameters()))
+    assert ids[2] == {id(p) for p in model.motion_net.parameters()} - ids[1]

@@ -45,7 +45,7 @@ def test_breakdown_puts_the_error_where_it_is():
     estimator = _ScaledTruth()
     sequences = [[_frame(), _frame()], [_frame()]]
     split = AbsRelBreakdown()
-    evaluate_sequences(estimator, sequences, motion=False, breakdown=split)
+    evaluate_sequences(estimator, sequences, motion=False, breakdown=split, baselines=False)
     result = split.result()
     assert estimator.resets == 2
     # Median scaling removes the global x2; the movers keep their x3: |9 - 3| / 3 = 2.
@@ -76,3 +76,9 @@ def test_evaluate_command_with_breakdown_on_validation_seeds(tiny_weights, tmp_p
     assert sum(shares) == pytest.approx(1.0)
     assert breakdown['share_moving'] + breakdown['share_static'] == pytest.approx(1.0)
     assert 'kitti_odometry_ate' not in results
+    for key in ('constant_depth_abs_rel', 'skill_abs_rel_vs_ground_plane', 'dis_flow_epe',
+                'skill_rpe_trans_per_m_vs_straight_ahead', 'all_static_mask_error'):
+        assert key in synthetic
+    assert synthetic['skill_abs_rel_vs_constant_depth'] == pytest.approx(
+        synthetic['abs_rel'] / synthetic['constant_depth_abs_rel'], rel=1e-6)
+    assert any(s.startswith('Depth (depth AbsRel') for s in synthetic['verdict'])

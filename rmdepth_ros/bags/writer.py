@@ -3,7 +3,11 @@
 Topics and QoS are listed in `bags.layout`. Conventions chosen here:
 
 - Stamps: header stamp = bag receive time = `frame.timestamp` (or `t0 + i / fps` with `fps`,
-  t0 the first frame's timestamp), so `ros2 bag play --clock` reproduces the frame rate.
+  t0 the first frame's timestamp), so `ros2 bag play --clock` reproduces the frame rate. With
+  `start_time` every stamp is shifted so that the first frame is at `start_time`: synthetic
+  sequences start at 0 s, which tf2 reads as "the latest transform", so their bags start at
+  `SYNTHETIC_START` (2026-01-01T00:00:00Z), always the same for reproducible bags.
+- MCAP channels carry `topic_type_hash` (RIHS01), as rosbag2 writes them (bags.mcap_hash).
 - Camera topics (image, camera_info, depth, flow, mask) have frame_id = `frame_id`, the camera
   optical frame (REP 103: x right, y down, z forward).
 - Depth (32FC1) keeps +inf for sky: REP 118 reserves +Inf for "too far to measure", NaN for
@@ -27,7 +31,7 @@ import shutil
 import cv2
 import numpy as np
 from rosbags.interfaces import Connection, Qos
-from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.rosbag2 import StoragePlugin
 
 from rmdepth_ros.bags.layout import (
     CAMERA_INFO_TOPIC,
@@ -47,21 +51,26 @@ from rmdepth_ros.bags.layout import (
     seconds_to_ns,
     typestore,
 )
+from rmdepth_ros.bags.mcap_hash import HashingWriter
 from rmdepth_ros.datasets.rotations import rotation_to_quaternion
 from rmdepth_ros.datasets.sequence import DataError, Frame
 
 _STORAGES = {'mcap': StoragePlugin.MCAP, 'sqlite3': StoragePlugin.SQLITE3}
 _EXACT_COVARIANCE = (np.eye(6) * 1e-9).ravel()
 
+#: First stamp of the synthetic bags, seconds: 2026-01-01T00:00:00Z.
+SYNTHETIC_START = 1_767_225_600.0
+
 
 def write_bag(frames: Iterable[Frame], path: str | Path, storage: str = 'mcap',
               fps: float | None = None, frame_id: str = 'camera_optical_frame',
               base_frame: str = 'base_link', odom_frame: str = 'odom',
-              camera_height: float | None = None) -> Path:
+              camera_height: float | None = None, start_time: float | None = None) -> Path:
     """Write `frames` as a ROS 2 bag folder at `path` (metadata.yaml + one storage file).
 
     storage: 'mcap' or 'sqlite3'. fps: re-time frame i to `t0 + i / fps` s (default: keep each
     frame.timestamp). camera_height: metres of the camera above `base_frame`'s origin.
+    start_time: seconds; shift every stamp so the first frame is at this time (None: keep).
     Ground-truth topics are written only for frames whose field is not None.
     Returns the bag folder. Raises FileExistsError when `path` exists (never overwrites),
     ValueError for a bad storage / fps, DataError for a frame that cannot be encoded.
@@ -71,14 +80,16 @@ def write_bag(frames: Iterable[Frame], path: str | Path, storage: str = 'mcap',
         raise ValueError(f"storage must be 'mcap' or 'sqlite3', not {storage!r}")
     if fps is not None and not fps > 0:
         raise ValueError(f'fps must be positive, got {fps}')
+    if start_time is not None and not 0 <= start_time < 2**31:
+        raise ValueError(f'start_time must be in [0, 2^31) s, got {start_time}')
     if path.exists():
         raise FileExistsError(f'{path} exists; refusing to overwrite it (remove it or pick '
                               'another output path)')
-    writer = Writer(path, version=8, storage_plugin=_STORAGES[storage])
+    writer = HashingWriter(path, version=8, storage_plugin=_STORAGES[storage])
     writer.open()
     try:
         _write_frames(writer, frames, fps, frame_id, base_frame, odom_frame,
-                      camera_mount(camera_height))
+                      camera_mount(camera_height), start_time)
     except BaseException:
         # A half-written bag is useless: remove the folder this call created.
         writer.abort()
@@ -91,7 +102,7 @@ def write_bag(frames: Iterable[Frame], path: str | Path, storage: str = 'mcap',
 class _Topics:
     """Connections of one bag, added the first time a topic has something to write."""
 
-    def __init__(self, writer: Writer) -> None:
+    def __init__(self, writer: HashingWriter) -> None:
         self.writer = writer
         self.connections: dict[str, Connection] = {}
 
@@ -105,16 +116,19 @@ class _Topics:
         self.writer.write(self.connections[topic], stamp_ns, data)
 
 
-def _write_frames(writer: Writer, frames: Iterable[Frame], fps: float | None, frame_id: str,
-                  base_frame: str, odom_frame: str, mount: np.ndarray) -> None:
+def _write_frames(writer: HashingWriter, frames: Iterable[Frame], fps: float | None,
+                  frame_id: str, base_frame: str, odom_frame: str, mount: np.ndarray,
+                  start_time: float | None) -> None:
     topics = _Topics(writer)
-    t0_ns = None
+    t0_ns = shift_ns = None
     odom_origin = None  # T_world_base of the first posed frame, 4x4
     previous = None  # (stamp_ns, T_odom_base) of the previous posed frame
     for i, frame in enumerate(frames):
         if t0_ns is None:
             t0_ns = seconds_to_ns(frame.timestamp)
-        stamp = t0_ns + round(i * 1e9 / fps) if fps else seconds_to_ns(frame.timestamp)
+            shift_ns = 0 if start_time is None else seconds_to_ns(start_time) - t0_ns
+        stamp = shift_ns + (t0_ns + round(i * 1e9 / fps) if fps
+                            else seconds_to_ns(frame.timestamp))
         if stamp < 0:
             raise DataError(f'frame {i}: negative timestamp {frame.timestamp} s')
         header = header_message(stamp, frame_id)

@@ -3,6 +3,7 @@
     rmdepth-eval INPUT [--mode offline|live] [--out DIR] [--output-bag BAG] [--weights W]
                  [--gt-depth-topic T] [--gt-odom-topic T] [--gt-flow-topic T] ...
     rmdepth-eval --mode kitti-eigen --kitti-root RAW --test-files eigen_test_files.txt
+    rmdepth-eval scorecard [--weights W] [--out DIR] [--quick]   (see evaluation/scorecard.py)
 
 INPUT is anything `rmdepth_ros.open_sequence` reads (a bag folder / .mcap / .db3, a KITTI
 raw drive, KITTI odometry, TUM, Cityscapes, a folder of images). offline runs the estimator on
@@ -62,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help='live: send each image only after the node answered the previous')
     parser.add_argument('--kitti-root', help='kitti-eigen: KITTI raw root folder')
     parser.add_argument('--test-files', help='kitti-eigen: the Eigen test list')
+    parser.add_argument('--camera-height', type=float, default=1.65,
+                        help='metres above the ground, for the flat-ground depth baseline')
+    parser.add_argument('--no-baselines', action='store_true',
+                        help='do not run the baselines (zero / constant / classical methods)')
     parser.add_argument('--no-progress', action='store_true')
     return parser
 
@@ -99,15 +104,19 @@ def run(args: argparse.Namespace) -> dict:
     if args.mode == 'kitti-eigen':
         return _kitti(args, weights, note, out_dir, progress)
     sequence = _open(args)
+    from rmdepth_ros.evaluation.baselines.runner import BaselineOptions, BaselineRunner
     from rmdepth_ros.evaluation.output_bag import OutputBag
     from rmdepth_ros.evaluation.report import write_report
     from rmdepth_ros.evaluation.scoring import ScoreOptions, Scorer
     from rmdepth_ros.evaluation.session import Session, sample_indices
 
     bag = OutputBag(args.output_bag, args.storage) if args.output_bag else None
-    session = Session(Scorer(ScoreOptions(max_depth=args.max_depth,
-                                          crop=None if args.crop == 'none' else args.crop)),
-                      bag=bag, samples_at=sample_indices(len(sequence)))
+    options = ScoreOptions(max_depth=args.max_depth,
+                           crop=None if args.crop == 'none' else args.crop)
+    baselines = None if args.no_baselines else BaselineRunner(
+        BaselineOptions(camera_height=args.camera_height), options)
+    session = Session(Scorer(options), bag=bag, samples_at=sample_indices(len(sequence)),
+                      baselines=baselines)
     if note:
         session.notes.append(note)
     _say(f'{args.mode}: {len(sequence)} frames of {args.input} with {weights}')
@@ -140,6 +149,8 @@ def run(args: argparse.Namespace) -> dict:
                                               'weights': str(weights)})
     for family, reason in summary['skipped'].items():
         _say(f'skipped {family}: {reason}')
+    for sentence in summary.get('verdict', []):
+        _say(sentence)
     _say(f'report: {out_dir / "report.md"}')
     return summary
 
@@ -170,6 +181,12 @@ def _kitti(args, weights: Path, note: str | None, out_dir: Path, progress: bool)
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ['scorecard']:
+        from rmdepth_ros.evaluation.scorecard import main as scorecard_main
+
+        ensure_localhost_dds(_say)
+        return scorecard_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.mode != 'kitti-eigen' and not args.input:

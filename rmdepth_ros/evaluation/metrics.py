@@ -137,23 +137,40 @@ def mask_iou(pred: np.ndarray, gt: np.ndarray) -> float | None:
 
 
 def rotation_angle_deg(R: np.ndarray) -> float:
-    """Angle (degrees) of a rotation matrix (3, 3)."""
-    cos = np.clip((np.trace(R) - 1) / 2, -1.0, 1.0)
-    return float(np.degrees(np.arccos(cos)))
+    """Angle (degrees) of a rotation matrix (3, 3), computed in float64.
+
+    atan2(|skew part| / 2, (trace - 1) / 2): the sine comes from the antisymmetric part, so
+    small angles keep full precision (arccos of the trace of a float32 matrix floors near
+    0.02 deg, the size of the per-frame errors we report).
+    """
+    R = np.asarray(R, np.float64)
+    skew = np.array([R[2, 1] - R[1, 2], R[0, 2] - R[2, 0], R[1, 0] - R[0, 1]])
+    return float(np.degrees(np.arctan2(np.linalg.norm(skew) / 2.0, (np.trace(R) - 1.0) / 2.0)))
 
 
-def motion_errors(pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:
+#: Translations shorter than this (metres, or model units for predictions) have no direction.
+MIN_TRANSLATION = 1e-4
+
+
+def motion_errors(pred: np.ndarray, gt: np.ndarray, min_translation: float = MIN_TRANSLATION
+                  ) -> dict[str, float]:
     """Errors of a predicted relative motion (4, 4) against the truth (4, 4).
 
-    rot_err_deg: angle of R_gt^T R_pred. trans_dir_err_deg: angle between the translations.
+    rot_err_deg: angle of R_gt^T R_pred (float64). trans_dir_err_deg: angle between the
+    translations; NaN (undefined, excluded from means and counted by `mean_metrics`) when
+    either translation is shorter than `min_translation` - a zero prediction has no direction,
+    it must not score a perfect 0 deg.
     trans_err: |s t_pred - t_gt| (metres) with the least-squares scale s (monocular motion has
     no scale of its own), as in a 2-frame snippet ATE.
     """
+    pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
     rot = rotation_angle_deg(gt[:3, :3].T @ pred[:3, :3])
     tp, tg = pred[:3, 3], gt[:3, 3]
-    norms = np.linalg.norm(tp) * np.linalg.norm(tg)
-    direction = (float(np.degrees(np.arccos(np.clip(tp @ tg / norms, -1, 1)))) if norms > 0
-                 else 0.0)
+    norm_p, norm_g = float(np.linalg.norm(tp)), float(np.linalg.norm(tg))
+    direction = float('nan')
+    if norm_p >= min_translation and norm_g >= min_translation:
+        cos = np.clip(tp @ tg / (norm_p * norm_g), -1.0, 1.0)
+        direction = float(np.degrees(np.arccos(cos)))
     scale = float(tp @ tg / (tp @ tp)) if tp @ tp > 0 else 0.0
     return {'rot_err_deg': rot, 'trans_dir_err_deg': direction,
             'trans_err': float(np.linalg.norm(scale * tp - tg))}
@@ -174,7 +191,18 @@ def snippet_ate(gt_positions: np.ndarray, pred_positions: np.ndarray) -> float:
 
 
 def mean_metrics(rows: list[dict[str, float]]) -> dict[str, float]:
-    """Per-key mean over a list of metric dicts (keys of the first row)."""
+    """Per-key mean over a list of metric dicts (keys of the first row).
+
+    NaN values (undefined metrics, e.g. the direction of a zero translation) are left out of
+    the mean; where any were, `<key>_excluded` counts them (and the mean is NaN if all were).
+    """
     if not rows:
         return {}
-    return {key: float(np.mean([row[key] for row in rows])) for key in rows[0]}
+    result: dict[str, float] = {}
+    for key in rows[0]:
+        values = np.array([row[key] for row in rows], np.float64)
+        defined = ~np.isnan(values)
+        result[key] = float(values[defined].mean()) if defined.any() else float('nan')
+        if not defined.all():
+            result[f'{key}_excluded'] = float((~defined).sum())
+    return result

@@ -13,7 +13,7 @@ from pathlib import Path
 import shutil
 
 import numpy as np
-from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.rosbag2 import StoragePlugin
 
 from rmdepth_ros.bags import writer as bag_writer
 from rmdepth_ros.bags.layout import (
@@ -25,6 +25,7 @@ from rmdepth_ros.bags.layout import (
     QOS_STREAM,
     typestore,
 )
+from rmdepth_ros.bags.mcap_hash import HashingWriter
 from rmdepth_ros.datasets.sequence import Frame
 from rmdepth_ros.evaluation.prediction import Prediction
 
@@ -47,7 +48,7 @@ class OutputBag:
             raise FileExistsError(f'{self.path} exists; refusing to overwrite it')
         plugin = {'mcap': StoragePlugin.MCAP, 'sqlite3': StoragePlugin.SQLITE3}[storage]
         self.frame_id, self.odom_frame = frame_id, odom_frame
-        self._writer = Writer(self.path, version=8, storage_plugin=plugin)
+        self._writer = HashingWriter(self.path, version=8, storage_plugin=plugin)
         self._writer.open()
         self._connections: dict[str, object] = {}
         self._previous: tuple[int, np.ndarray] | None = None

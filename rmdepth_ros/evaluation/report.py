@@ -8,6 +8,7 @@ from pathlib import Path
 from rmdepth_ros.evaluation.metrics import DEPTH_METRICS
 from rmdepth_ros.evaluation.plots import mosaic, plot_errors, plot_trajectory
 from rmdepth_ros.evaluation.session import Session
+from rmdepth_ros.evaluation.skill import compare, verdicts
 from rmdepth_ros.evaluation.timing import throughput
 
 _HEADER = ('AbsRel', 'SqRel', 'RMSE', 'RMSlog', 'd1', 'd2', 'd3')
@@ -30,7 +31,20 @@ def build_summary(session: Session, info: dict) -> dict:
     summary['wall_s'] = session.wall_s
     summary['throughput_fps'] = throughput(session.scorer.outputs['depth'], session.wall_s)
     summary['notes'] = list(session.notes)
+    if session.baselines is not None:
+        summary['baselines'] = session.baselines.summary()
+        summary['comparison'] = compare(summary, summary['baselines'])
+        summary['verdict'] = verdicts(summary['comparison'])
     return summary
+
+
+def comparison_table(rows: list[dict]) -> list[str]:
+    """Markdown lines: | metric | system | baseline | baseline's value | skill |."""
+    lines = ['| metric | system | baseline | its value | skill |', '|---|---:|---|---:|---:|']
+    for r in rows:
+        lines.append(f"| {r['label']} | {r['system']:.4g} | {r['baseline_label']} | "
+                     f"{r['value']:.4g} | {r['skill']:.2f} |")
+    return lines
 
 
 def _fmt(value: object) -> str:
@@ -48,11 +62,12 @@ def write_report(session: Session, out_dir: Path, info: dict) -> dict:
         plots['trajectory'] = plot_trajectory(*pair, out_dir / 'trajectory.png')
     summary['plots'] = {name: path.name for name, path in plots.items()}
     (out_dir / 'metrics.json').write_text(json.dumps(summary, indent=2, default=str))
-    (out_dir / 'report.md').write_text(_markdown(summary))
+    (out_dir / 'report.md').write_text(markdown_report(summary))
     return summary
 
 
-def _markdown(s: dict) -> str:
+def markdown_report(s: dict) -> str:
+    """report.md from a summary (`build_summary` plus 'plots')."""
     lines = ['# rmdepth_ros evaluation report', '']
     for note in s.get('notes', []):
         lines += [f'> **{note}**', '']
@@ -77,6 +92,11 @@ def _markdown(s: dict) -> str:
             lines += [f'## {title}', '', '| metric | value |', '|---|---:|']
             lines += [f'| {k} | {_fmt(v)} |' for k, v in s[family].items()]
             lines.append('')
+    if s.get('comparison'):
+        lines += ['## Against baselines (skill = system error / baseline error, < 1 = better)',
+                  '', *comparison_table(s['comparison']), '']
+        lines += [f'- {sentence}' for sentence in s['verdict']]
+        lines.append('')
     if s['skipped']:
         lines += ['## Skipped', '']
         lines += [f'- {family}: {reason}' for family, reason in s['skipped'].items()]

@@ -23,7 +23,7 @@ from rmdepth_ros.evaluation.metrics import (
 )
 from rmdepth_ros.evaluation.prediction import Prediction
 from rmdepth_ros.evaluation.timing import latency_summary
-from rmdepth_ros.evaluation.trajectory import ate, rpe, trajectory_snippet_ate
+from rmdepth_ros.evaluation.trajectory import ate, rpe, trajectory_snippet_ate, yaw_sums
 
 
 @dataclass
@@ -62,6 +62,8 @@ class Scorer:
     _scales: list = field(default_factory=list)
     _flow: list = field(default_factory=list)
     _mask: list = field(default_factory=lambda: [0, 0])
+    _moving: list = field(default_factory=list)  # fraction marked moving, every scored frame
+    _static_moving: list = field(default_factory=list)  # the same, frames where nothing moves
     _poses: list = field(default_factory=list)  # (gt 4x4, pred 4x4)
     _latency: list = field(default_factory=list)
 
@@ -99,6 +101,9 @@ class Scorer:
                 score.flow_epe = row['epe']
         if frame.motion_mask is not None and pred.motion_mask is not None:
             inter, union = mask_counts(pred.motion_mask, frame.motion_mask)
+            self._moving.append(float(np.mean(pred.motion_mask)))
+            if not np.any(frame.motion_mask):
+                self._static_moving.append(self._moving[-1])
             self._mask[0] += inter
             self._mask[1] += union
             if union:
@@ -138,12 +143,15 @@ class Scorer:
             result['flow'] = dict(mean_metrics(self._flow), frames=len(self._flow))
         else:
             skipped['flow'] = why('flow', 'flow')
-        if self._mask[1]:
-            result['motion_mask'] = {'iou': self._mask[0] / self._mask[1]}
+        if self._moving:
+            row = {'iou': self._mask[0] / self._mask[1]} if self._mask[1] else {}
+            row.update(moving_fraction=float(np.mean(self._moving)), frames=len(self._moving))
+            if self._static_moving:
+                row.update(static_frames=len(self._static_moving),
+                           moving_fraction_static=float(np.mean(self._static_moving)))
+            result['motion_mask'] = row
         else:
-            skipped['motion_mask'] = (why('motion_mask', 'motion mask') if not (
-                self.have_gt['motion_mask'] and self.outputs['motion_mask'])
-                else 'no moving pixels in ground truth or prediction')
+            skipped['motion_mask'] = why('motion_mask', 'motion mask')
         self._trajectory_summary(result, why)
         latency = latency_summary(self._latency)
         if latency is not None:
@@ -161,6 +169,7 @@ class Scorer:
         moved = float(np.linalg.norm(np.diff(gt[:, :3, 3], axis=0), axis=1).sum())
         row.update(rpe(gt, pred, 1, row['scale']) or {})
         row.update(trajectory_snippet_ate(gt, pred, 5) or {})
+        row.update(yaw_sums(gt, pred))
         row['poses'] = len(gt)
         row['gt_length_m'] = moved
         result['trajectory'] = row

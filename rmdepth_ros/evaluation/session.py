@@ -1,5 +1,5 @@
 """One evaluation session: feeds (ground-truth frame, prediction) pairs to the scorer, the
-output bag and the mosaic sample store. Shared by the offline and live runners.
+baselines, the output bag and the mosaic sample store. Shared by the offline and live runners.
 """
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rmdepth_ros.datasets.sequence import Frame
+from rmdepth_ros.evaluation.baselines.runner import BaselineRunner
 from rmdepth_ros.evaluation.output_bag import OutputBag
 from rmdepth_ros.evaluation.prediction import Prediction
 from rmdepth_ros.evaluation.scoring import Scorer
@@ -29,10 +30,13 @@ class Session:
     mode: str = 'offline'
     wall_s: float = 0.0
     notes: list[str] = field(default_factory=list)
+    baselines: BaselineRunner | None = None
 
     def consume(self, frame: Frame, pred: Prediction | None, stamp_ns: int) -> None:
         """Score one input frame, write it to the output bag, keep it if it is a sample."""
         self.scorer.add(frame, pred)
+        if self.baselines is not None:
+            self.baselines.add(frame, pred)
         if self.bag is not None:
             self.bag.add(frame, pred, stamp_ns)
         if frame.index in self.samples_at and pred is not None:

@@ -69,23 +69,51 @@ def rpe(gt_poses: np.ndarray, pred_poses: np.ndarray, delta: int = 1, scale: flo
     gt_poses, pred_poses: (N, 4, 4). The predicted relative translations are multiplied by
     `scale` (e.g. the sim(3) scale of `ate`). Returns rpe_trans_rmse / rpe_trans_mean (metres
     per `delta` frames) and rpe_rot_rmse / rpe_rot_mean (degrees per `delta` frames), or None
-    with fewer than delta + 1 poses.
+    with fewer than delta + 1 poses. Also rpe_trans_per_m (metres of error per metre travelled)
+    and rpe_rot_deg_per_m: the summed errors over the summed ground-truth path length (absent
+    when the truth does not move).
     """
     if len(gt_poses) <= delta:
         return None
-    trans, rot = [], []
+    trans, rot, travelled = [], [], 0.0
     for i in range(len(gt_poses) - delta):
         gt_rel = np.linalg.inv(gt_poses[i]) @ gt_poses[i + delta]
+        travelled += float(np.linalg.norm(gt_rel[:3, 3]))
         pred_rel = np.linalg.inv(pred_poses[i]) @ pred_poses[i + delta]
         pred_rel[:3, 3] *= scale
         error = np.linalg.inv(gt_rel) @ pred_rel
         trans.append(float(np.linalg.norm(error[:3, 3])))
         rot.append(rotation_angle_deg(error[:3, :3]))
     trans_a, rot_a = np.array(trans), np.array(rot)
-    return {'rpe_trans_rmse': float(np.sqrt(np.mean(trans_a ** 2))),
-            'rpe_trans_mean': float(trans_a.mean()),
-            'rpe_rot_rmse': float(np.sqrt(np.mean(rot_a ** 2))),
-            'rpe_rot_mean': float(rot_a.mean())}
+    result = {'rpe_trans_rmse': float(np.sqrt(np.mean(trans_a ** 2))),
+              'rpe_trans_mean': float(trans_a.mean()),
+              'rpe_rot_rmse': float(np.sqrt(np.mean(rot_a ** 2))),
+              'rpe_rot_mean': float(rot_a.mean())}
+    if travelled > 0:
+        result['rpe_trans_per_m'] = float(trans_a.sum() / travelled)
+        result['rpe_rot_deg_per_m'] = float(rot_a.sum() / travelled)
+    return result
+
+
+def yaw_deg(R: np.ndarray) -> float:
+    """Signed rotation (degrees) of R (3, 3) about the camera's y axis (optical frame: y down,
+    so this is the heading change of a level camera), from its antisymmetric part in float64."""
+    R = np.asarray(R, np.float64)
+    return float(np.degrees(np.arctan2(R[0, 2] - R[2, 0], R[0, 0] + R[2, 2])))
+
+
+def yaw_sums(gt_poses: np.ndarray, pred_poses: np.ndarray) -> dict[str, float]:
+    """Summed frame-to-frame yaw (degrees) of truth and prediction: does it recover turns?
+
+    gt_poses, pred_poses: (N, 4, 4). Returns yaw_sum_gt_deg, yaw_sum_pred_deg and
+    yaw_sum_err_deg = |pred - gt|; with N < 2 both sums are 0.
+    """
+    sums = []
+    for poses in (gt_poses, pred_poses):
+        sums.append(sum(yaw_deg((np.linalg.inv(poses[i]) @ poses[i + 1])[:3, :3])
+                        for i in range(len(poses) - 1)))
+    return {'yaw_sum_gt_deg': float(sums[0]), 'yaw_sum_pred_deg': float(sums[1]),
+            'yaw_sum_err_deg': float(abs(sums[1] - sums[0]))}
 
 
 def trajectory_snippet_ate(gt_poses: np.ndarray, pred_poses: np.ndarray, snippet: int = 5

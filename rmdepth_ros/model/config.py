@@ -30,6 +30,8 @@ class RMDepthConfig:
         (radians, model metres per unit of its last conv). 0.01 is Monodepth2's choice, which
         keeps the first motions near the identity but makes metre-sized translations take
         very many Adam steps to reach; our CPU-trained weights use larger gains.
+      pose_coords: the pose decoder also sees normalised image coordinates (CoordConv), so it
+        can tell forward motion (expansion) from standing still; False as in Monodepth2.
       object_channels: widths of the two convs of each object-motion decoder level.
     Ablation switches (spec section 7):
       use_rmu: False = conventional concat+conv fusion (Eq. 3) instead of RMUs.
@@ -49,6 +51,7 @@ class RMDepthConfig:
     pose_channels: int = 256
     pose_rotation_scale: float = 0.01
     pose_translation_scale: float = 0.01
+    pose_coords: bool = False
     object_channels: tuple[int, int] = (64, 32)
     use_rmu: bool = True
     use_modulation: bool = True

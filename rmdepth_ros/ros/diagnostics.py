@@ -3,7 +3,10 @@
 `NodeStats` is written by the inference thread and read by the diagnostics timer; every
 method takes its lock. Rates are over a sliding window of wall-clock time (seconds); latency is
 the node clock at publish time minus the input header stamp (the node clock follows
-use_sim_time, as the stamps do when replaying a bag with --clock).
+use_sim_time, as the stamps do when replaying a bag with --clock). A latency outside
+[0, MAX_LATENCY] says the stamp is not on the node's clock (stamp 0, a bag replayed without
+--clock, another machine's clock): such frames are left out of the latency statistic and counted
+in `latency_left_out`.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import time
 from typing import Any
 
 RATE_WINDOW = 5.0  # s
+MAX_LATENCY = 60.0  # s: a plausible latency is in [0, MAX_LATENCY]
 
 
 class RateMeter:
@@ -49,6 +53,7 @@ class NodeStats:
         self.dropped_busy = 0     # replaced in the slot before inference could take them
         self.dropped_invalid = 0  # bad image, no intrinsics, estimator refused it
         self.resets = 0           # temporal-state resets (first frame excluded)
+        self.latency_left_out = 0  # processed frames with an implausible latency
         self._input = RateMeter()
         self._output = RateMeter()
         self._latency: deque[float] = deque(maxlen=samples)
@@ -77,7 +82,10 @@ class NodeStats:
         with self._lock:
             self.processed += 1
             self._output.tick(time.monotonic())
-            self._latency.append(latency_s)
+            if 0.0 <= latency_s <= MAX_LATENCY:
+                self._latency.append(latency_s)
+            else:
+                self.latency_left_out += 1
             for name, value in stages_ms.items():
                 self._stages.setdefault(name, deque(maxlen=self._samples)).append(value)
 
@@ -101,6 +109,7 @@ class NodeStats:
                 'resets': self.resets,
                 'latency_mean_ms': 1e3 * sum(latency) / len(latency) if latency else 0.0,
                 'latency_max_ms': 1e3 * latency[-1] if latency else 0.0,
+                'latency_left_out': self.latency_left_out,
             }
         values.update({f'{name}_ms': value for name, value in self.stage_means().items()})
         return values

@@ -6,7 +6,12 @@ parameters are in `node_config.PARAMETERS` and config/rmdepth.yaml.
 Threads: the executor runs the callbacks (image -> latest-frame slot, camera_info, ~/reset,
 parameter changes, diagnostics). One inference thread takes the newest frame from the slot and
 runs message -> array -> estimator -> arrays -> messages -> publish, so under load old frames
-are dropped (and counted) instead of queueing up latency.
+are dropped (and counted) instead of queueing up latency. The stamps of every frame that
+arrived but was not processed go to the estimator with the next frame, so the node's own drops
+never reset the temporal state; only a gap in the stream itself (> max_frame_gap) does.
+
+A frame's messages are all built before the first is published: a frame goes out whole or not
+at all.
 
 Every output carries the input image's header verbatim. The first frame, and the first after a
 reset, has depth, colour and points but no flow or mask; odometry IS published on such frames,
@@ -27,26 +32,20 @@ from typing import Any
 import numpy as np
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from rclpy.time import Time
 
 from rmdepth_ros.inference import Estimator, EstimatorOutput
 from rmdepth_ros.ros.conversions import (
     ConversionError,
-    array_to_image,
     camera_info_to_intrinsics,
-    colorize_depth,
-    colorize_flow,
     compressed_to_rgb8,
-    depth_to_pointcloud2,
     image_to_rgb8,
-    intrinsics_to_camera_info,
     make_odometry,
     make_transform_stamped,
-    overlay_mask,
     scale_intrinsics_np,
 )
 from rmdepth_ros.ros.diagnostics import NodeStats, make_diagnostic_array
-from rmdepth_ros.ros.frame_slot import LatestFrameSlot
+from rmdepth_ros.ros.frame_messages import frame_messages
+from rmdepth_ros.ros.frame_slot import MAX_SKIPPED, LatestFrameSlot
 from rmdepth_ros.ros.log_limiter import LogLimiter
 from rmdepth_ros.ros.node_config import NODE_NAME, NodeConfig
 from rmdepth_ros.ros.output_plan import TOPICS, OutputPlan, enabled_outputs, plan_outputs
@@ -61,6 +60,10 @@ from rmdepth_ros.visual_odometry import OdometryIntegrator
 OUTPUT_QOS = QoSProfile(depth=2, history=HistoryPolicy.KEEP_LAST,
                         reliability=ReliabilityPolicy.RELIABLE,
                         durability=DurabilityPolicy.VOLATILE)
+
+#: ~/reset keeps every request until it is answered (the default queue of 10 lost a burst).
+SERVICE_QOS = QoSProfile(history=HistoryPolicy.KEEP_ALL, reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.VOLATILE)
 
 _DIAG_OK, _DIAG_WARN, _DIAG_ERROR = 0, 1, 2
 
@@ -97,6 +100,8 @@ class RMDepthNode(Node):
         self._reset_request: str | None = None
         self._camera_frames: set[str] = set()
         self._path_stamp: float | None = None
+        # stamps (s) of the frames that arrived after the estimator's last frame, unprocessed
+        self._unprocessed: list[float] = []
 
         self._publishers_by_output = {
             name: self.create_publisher(output_message_type(name), TOPICS[name], OUTPUT_QOS)
@@ -107,7 +112,7 @@ class RMDepthNode(Node):
         self._subscribe_inputs()
         from std_srvs.srv import Trigger
 
-        self.create_service(Trigger, '~/reset', self._on_reset)
+        self.create_service(Trigger, '~/reset', self._on_reset, qos_profile=SERVICE_QOS)
         self.create_timer(config.diagnostics_period, self._publish_diagnostics)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self._last_counts = (0, 0)
@@ -120,7 +125,10 @@ class RMDepthNode(Node):
 
     def _on_image(self, msg: Any) -> None:
         self.stats.input_frame()
-        if self._slot.put(msg):
+        if not msg.header.frame_id:
+            self._log.warning('empty_frame_id', 'input images have an empty frame_id; outputs '
+                              'copy it', once=True)
+        if self._slot.put(msg, _seconds(msg.header.stamp)):
             self.stats.busy_drop(self._slot.dropped)
 
     def _on_camera_info(self, msg: Any) -> None:
@@ -163,9 +171,11 @@ class RMDepthNode(Node):
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            msg = self._slot.take(timeout=0.2)
-            if msg is None:
+            taken = self._slot.take_with_skipped(timeout=0.2)
+            if taken is None:
                 continue
+            msg, skipped = taken
+            self._unprocessed.extend(skipped)
             try:
                 self._process(msg)
             except Exception as error:  # one bad frame must never stop the node
@@ -176,28 +186,29 @@ class RMDepthNode(Node):
                                 f'frame dropped: unexpected {type(error).__name__}: {error}')
 
     def _process(self, msg: Any) -> None:
-        """message -> array -> estimator -> arrays -> messages -> publish."""
+        """message -> array -> estimator -> arrays -> messages -> publish (all or nothing)."""
         start = time.perf_counter()
         config, header = self.config, msg.header
         image = self._to_array(msg)
         K = self._intrinsics_for(image) if image is not None else None
-        if K is None:
-            self.stats.invalid_frame()
-            return
-        plan = plan_outputs(config, self._subscriber_counts(), self._tf is not None)
-        decoded_at = time.perf_counter()
-        out = self._estimate(image, K, header, plan)
+        out = None
+        if K is not None:
+            plan = plan_outputs(config, self._subscriber_counts(), self._tf is not None)
+            decoded_at = time.perf_counter()
+            out = self._estimate(image, K, header, plan)
         if out is None:
             self.stats.invalid_frame()
+            self._unprocessed.append(_seconds(header.stamp))
+            del self._unprocessed[:-MAX_SKIPPED]
             return
         estimated_at = time.perf_counter()
         scale = self.scale.update(out.depth, out.intrinsics)
         depth = scale.apply(out.depth)
-        self._publish_depth(header, depth, out.intrinsics, plan)
+        outgoing = (frame_messages(header, image, depth, out, plan, config)
+                    + self._odometry_messages(header, out, scale, plan, config))
         latency = self._latency(header)
-        self._publish_views(header, image, depth, out, plan, config)
-        self._publish_points(header, image, depth, out, plan, config)
-        self._publish_odometry(header, out, scale, plan, config)
+        for output, message in outgoing:
+            self._publish(output, message)
         done = time.perf_counter()
         self.stats.output_frame(latency, {
             'decode': 1e3 * (decoded_at - start),
@@ -251,10 +262,11 @@ class RMDepthNode(Node):
             self.estimator.reset(request)
         try:
             out = self.estimator.process(image, K, _seconds(header.stamp),
-                                         compute_motion=plan.motion)
+                                         compute_motion=plan.motion, skipped=self._unprocessed)
         except ValueError as error:
             self._log.warning(f'estimator:{_kind(error)}', f'frame dropped: {error}')
             return None
+        self._unprocessed = []
         self._note_reset(out.reset_reason, header, image)
         return out
 
@@ -269,82 +281,51 @@ class RMDepthNode(Node):
             level = 'info' if 'requested' in reason else 'warning'
             self._log.log(level, f'reset:{_kind(reason)}', f'temporal state reset: {reason} '
                           '(this frame: depth only; odometry continues from the last pose)')
-        if not header.frame_id:
-            self._log.warning('empty_frame_id', 'input images have an empty frame_id; outputs '
-                              'copy it', once=True)
 
-    # -- arrays -> messages -> publish --------------------------------------------------------
+    # -- odometry and TF messages (built, not yet published; images: frame_messages) ---------
 
-    def _publish_depth(self, header: Any, depth: np.ndarray, K: np.ndarray,
-                       plan: OutputPlan) -> None:
-        if plan.depth:
-            self._publish('depth', array_to_image(depth, '32FC1', header))
-        if plan.depth_info:
-            height, width = depth.shape
-            self._publish('depth_info', intrinsics_to_camera_info(K, width, height, header))
-
-    def _publish_views(self, header: Any, image: np.ndarray, depth: np.ndarray,
-                       out: EstimatorOutput, plan: OutputPlan, config: NodeConfig) -> None:
-        if plan.depth_color:
-            colour = colorize_depth(depth, config.depth_color_min, config.depth_color_max)
-            self._publish('depth_color', array_to_image(colour, 'bgr8', header))
-        if out.flow is not None and plan.flow:
-            self._publish('flow', array_to_image(out.flow, '32FC2', header))
-        if out.flow is not None and plan.flow_color:
-            colour = colorize_flow(out.flow, config.flow_color_max or None)
-            self._publish('flow_color', array_to_image(colour, 'bgr8', header))
-        if out.motion_mask is not None and plan.mask:
-            mono = out.motion_mask.astype(np.uint8) * np.uint8(255)
-            self._publish('mask', array_to_image(mono, 'mono8', header))
-        if out.motion_mask is not None and plan.mask_overlay:
-            self._publish('mask_overlay', array_to_image(overlay_mask(image, out.motion_mask),
-                                                         'bgr8', header))
-
-    def _publish_points(self, header: Any, image: np.ndarray, depth: np.ndarray,
-                        out: EstimatorOutput, plan: OutputPlan, config: NodeConfig) -> None:
-        if not plan.points:
-            return
-        drop = out.motion_mask if config.points_drop_moving else None
-        cloud = depth_to_pointcloud2(depth, out.intrinsics, header,
-                                     rgb=image if config.points_rgb else None, mask_drop=drop,
-                                     stride=config.points_stride)
-        self._publish('points', cloud)
-
-    def _publish_odometry(self, header: Any, out: EstimatorOutput, scale: ScaleState,
-                          plan: OutputPlan, config: NodeConfig) -> None:
+    def _odometry_messages(self, header: Any, out: EstimatorOutput, scale: ScaleState,
+                           plan: OutputPlan, config: NodeConfig) -> list[tuple[str, Any]]:
         if not (plan.odometry or plan.tf):
-            return
+            return []
+        outgoing = []
         odom = self.odometry.update(out.motion, _seconds(header.stamp), scale.scale,
                                     scale.relative_sigma, reset=out.reset_reason is not None)
         if plan.odometry:
-            self._publish('odometry', make_odometry(
+            outgoing.append(('odometry', make_odometry(
                 header.stamp, config.odom_frame, config.base_frame, odom.T_odom_base,
-                odom.linear, odom.angular, odom.pose_variance, odom.twist_variance))
+                odom.linear, odom.angular, odom.pose_variance, odom.twist_variance)))
         if 'path' in self._publishers_by_output:
             self.trajectory.append(header.stamp, odom.T_odom_base)
             stamp, last = _seconds(header.stamp), self._path_stamp
             if plan.path and (last is None or not 0.0 <= stamp - last < PATH_PERIOD):
                 self._path_stamp = stamp
-                self._publish('path', self.trajectory.to_path(header.stamp))
+                outgoing.append(('path', self.trajectory.to_path(header.stamp)))
         if plan.tf:
-            self._tf.sendTransform(make_transform_stamped(
-                header.stamp, config.odom_frame, config.base_frame, odom.T_odom_base))
-            self._publish_camera_frame(header)
+            outgoing.append(('tf', make_transform_stamped(
+                header.stamp, config.odom_frame, config.base_frame, odom.T_odom_base)))
+            outgoing += self._camera_frame_messages(header)
+        return outgoing
 
-    def _publish(self, output: str, msg: Any) -> None:
-        self._publishers_by_output[output].publish(msg)
-
-    def _publish_camera_frame(self, header: Any) -> None:
+    def _camera_frame_messages(self, header: Any) -> list[tuple[str, Any]]:
         """With no extrinsic the camera optical frame is the base frame: say so on TF once."""
         frame = header.frame_id
         if (self._static_tf is None or not frame or frame == self.config.base_frame
                 or frame in self._camera_frames):
-            return
+            return []
         self._camera_frames.add(frame)
-        self._static_tf.sendTransform(make_transform_stamped(
-            header.stamp, self.config.base_frame, frame, np.eye(4)))
         self.get_logger().info(f'static TF {self.config.base_frame} -> {frame}: identity '
                                '(base_to_camera is empty)')
+        return [('tf_static', make_transform_stamped(
+            header.stamp, self.config.base_frame, frame, np.eye(4)))]
+
+    def _publish(self, output: str, msg: Any) -> None:
+        if output == 'tf':
+            self._tf.sendTransform(msg)
+        elif output == 'tf_static':
+            self._static_tf.sendTransform(msg)
+        else:
+            self._publishers_by_output[output].publish(msg)
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
@@ -353,8 +334,9 @@ class RMDepthNode(Node):
                 for name, publisher in self._publishers_by_output.items()}
 
     def _latency(self, header: Any) -> float:
-        """Seconds from the input stamp to now (node clock)."""
-        return (self.get_clock().now() - Time.from_msg(header.stamp)).nanoseconds * 1e-9
+        """Seconds from the input stamp to now (node clock); any stamp, negative ones too."""
+        stamp_ns = header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
+        return (self.get_clock().now().nanoseconds - stamp_ns) * 1e-9
 
     def _publish_diagnostics(self) -> None:
         from torch import __version__ as torch_version
@@ -397,11 +379,21 @@ class RMDepthNode(Node):
                          reliability=reliability, durability=DurabilityPolicy.VOLATILE)
         from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
-        if config.image_transport == 'compressed':
-            self.create_subscription(CompressedImage, 'image/compressed', self._on_image, qos)
-        else:
-            self.create_subscription(Image, 'image', self._on_image, qos)
+        image_type = CompressedImage if config.image_transport == 'compressed' else Image
+        self.create_subscription(image_type, self.image_topic(), self._on_image, qos)
         self.create_subscription(CameraInfo, 'camera_info', self._on_camera_info, qos)
+
+    def image_topic(self) -> str:
+        """The resolved input topic: `image`, or for the compressed transport
+        `<resolved image>/compressed`, derived as image_transport does, so `-r image:=X` moves
+        both; an explicit remap of `image/compressed` still wins."""
+        image = self.resolve_topic_name('image')
+        if self.config.image_transport != 'compressed':
+            return image
+        remapped = self.resolve_topic_name('image/compressed')
+        if remapped != self.resolve_topic_name('image/compressed', only_expand=True):
+            return remapped
+        return image.rstrip('/') + '/compressed'
 
     def _create_tf_broadcasters(self) -> tuple[Any, Any]:
         if not self.config.publish_tf:
@@ -419,12 +411,11 @@ class RMDepthNode(Node):
 
     def _announce(self) -> None:
         config, estimator = self.config, self.estimator
-        image_topic = 'image/compressed' if config.image_transport == 'compressed' else 'image'
         outputs = ', '.join(TOPICS[name] for name in self._publishers_by_output)
         self.get_logger().info(
             f'model {estimator.model_id} on {estimator.device} ({estimator.precision}), input '
             f"{estimator.input_size[0]}x{estimator.input_size[1]}; listening on "
-            f"'{self.resolve_topic_name(image_topic)}' ({config.qos_reliability}); "
+            f"'{self.image_topic()}' ({config.qos_reliability}); "
             f'publishing {outputs}; scale: {self.scale.state.status}')
         if str(estimator.metadata.get('trained_on', '')).startswith('untrained'):
             self.get_logger().warning('the weights are untrained (random initialisation): '

@@ -4,8 +4,8 @@
                   [--format folder|mcap|sqlite3]
 
 mcap / sqlite3 write a ROS 2 bag folder at DIR (topics in rmdepth_ros.bags.layout; DIR must
-not exist). `folder` writes this layout into a new or empty DIR (N frames, i zero-padded to 6
-digits):
+not exist) whose stamps start at 2026-01-01T00:00:00Z (bags.writer.SYNTHETIC_START), not at 0.
+`folder` writes this layout into a new or empty DIR (N frames, i zero-padded to 6 digits):
 
     DIR/meta.json               format name and version, the full SynthConfig, size, fps,
                                 frame count, intrinsics, and the units of every file below
@@ -163,9 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     _check_output(parser, args.out, bag)
     sequence = SyntheticSequence(config)
     if bag:
-        from rmdepth_ros.bags.writer import write_bag  # only the bag formats need rosbags
+        # only the bag formats need rosbags
+        from rmdepth_ros.bags.writer import SYNTHETIC_START, write_bag
         write_bag(sequence, args.out, storage=args.format, fps=config.fps,
-                  camera_height=config.camera_height)
+                  camera_height=config.camera_height, start_time=SYNTHETIC_START)
         count = len(sequence)
     else:
         count = write_folder(sequence, args.out, config)

@@ -116,6 +116,9 @@ class OptimConfig:
       (Monodepth2), so under Adam the translation grows ~100x slower than its gradient asks;
       long runs grow out of it, short runs stall with a constant, near-zero camera motion
       and a depth scale pinned against min_depth.
+    motion_lr_scale: learning-rate multiplier of the rest of the motion network (encoder and
+      object-motion decoders): fine-tuning it faster than the depth network lets the camera
+      motion learn to look at the images within a CPU budget.
     """
 
     lr: float = 1e-4
@@ -127,6 +130,7 @@ class OptimConfig:
     lr_gamma: float = 0.1
     grad_clip: float = 0.0
     pose_lr_scale: float = 1.0
+    motion_lr_scale: float = 1.0
 
 
 @dataclass

@@ -18,6 +18,9 @@ static pixels, `evaluation.AbsRelBreakdown`). --seeds validation uses the valida
 evaluation sequences.
 KITTI: the 5-frame-snippet ATE (Zhou et al. protocol, Monodepth2's compute_ate) on a KITTI
 odometry folder; no depth ground truth there.
+Baselines: beside every figure, what the baselines score on the same frames
+('<baseline>_<metric>', 'skill_<metric>_vs_<baseline>' = system / baseline, < 1 = better) and
+'verdict': one sentence per output saying which baselines the system beats.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import sys
 import time
 import warnings
 
+from rmdepth_ros.evaluation.skill import verdicts
 from rmdepth_ros.inference import Estimator
 from rmdepth_ros.model.weights import read_metadata
 from rmdepth_training.datasets import EVALUATION_SEED, VALIDATION_SEED, validation_sequences
@@ -56,7 +60,9 @@ def evaluate(weights: str | None, sequences: int = 8, frames: int = 20,
             warnings.simplefilter('ignore', RuntimeWarning)  # renderer NaN on sky rays
             data = validation_sequences(width, height, sequences, frames, first_seed)
             split = AbsRelBreakdown() if breakdown else None
-            metrics = evaluate_sequences(estimator, data, breakdown=split)
+            rows: list[dict] = []
+            metrics = evaluate_sequences(estimator, data, breakdown=split, comparison=rows)
+            metrics['verdict'] = verdicts(rows)
             if split is not None:
                 metrics['abs_rel_breakdown'] = split.result()
         metrics['seconds'] = time.perf_counter() - tick

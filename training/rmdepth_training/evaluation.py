@@ -10,6 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from rmdepth_ros.datasets.sequence import Sequence
+from rmdepth_ros.evaluation.baselines.classical_vo import TwoViewVO
+from rmdepth_ros.evaluation.baselines.motion import straight_ahead, zero_motion
+from rmdepth_ros.evaluation.baselines.runner import BaselineRunner
 from rmdepth_ros.evaluation.metrics import (
     depth_metrics,
     flow_epe,
@@ -19,13 +22,17 @@ from rmdepth_ros.evaluation.metrics import (
     scaled_depth_pixels,
     snippet_ate,
 )
+from rmdepth_ros.evaluation.prediction import PoseIntegrator, prediction_from_output
+from rmdepth_ros.evaluation.scoring import Scorer
+from rmdepth_ros.evaluation.skill import average_rows, compare, skill
 from rmdepth_ros.inference import Estimator
 
 DEPTH_BINS = (0.0, 5.0, 10.0, 20.0, 40.0, 80.0)  # metres, ground truth
 
 
 def evaluate_sequences(estimator: Estimator, sequences: list[Sequence],
-                       motion: bool = True, breakdown: AbsRelBreakdown | None = None
+                       motion: bool = True, breakdown: AbsRelBreakdown | None = None,
+                       baselines: bool = True, comparison: list | None = None
                        ) -> dict[str, float]:
     """Mean metrics over every frame of sequences with ground truth (the synthetic world).
 
@@ -34,13 +41,19 @@ def evaluate_sequences(estimator: Estimator, sequences: list[Sequence],
     With motion=True, for every frame after the first: camera-motion errors of T_prev_cur,
     flow EPE (pixels at the estimator's output size) against the exact flow on flow_valid
     pixels, and the moving-object IoU accumulated over all frames (intersection / union).
+    With baselines, every baseline (`rmdepth_ros.evaluation.baselines`) is scored on the same
+    frames and pixels as the system by the report's Scorer, per sequence, and the result gets
+    flat keys '<baseline>_<metric>' (the baseline's error, averaged over sequences) and
+    'skill_<metric>_vs_<baseline>' (system / baseline, < 1 = better); the averaged comparison
+    rows (`skill.compare`) are appended to `comparison` when given.
     """
-    depth_rows, motion_rows, epes = [], [], []
+    depth_rows, motion_rows, epes, compared = [], [], [], []
     intersection = union = 0
     for sequence in sequences:
         estimator.reset('new sequence')
         previous_pose = None
-        for frame in sequence:
+        scorer, runner, poses = Scorer(), BaselineRunner(), PoseIntegrator()
+        for index, frame in enumerate(sequence):
             out = estimator.process(frame.image, frame.intrinsics, frame.timestamp,
                                     compute_motion=motion)
             row = depth_metrics(frame.depth, out.depth)
@@ -61,6 +74,12 @@ def evaluate_sequences(estimator: Estimator, sequences: list[Sequence],
                 inter, uni = mask_counts(out.motion_mask, frame.motion_mask)
                 intersection, union = intersection + inter, union + uni
             previous_pose = frame.pose
+            if baselines:
+                pred = prediction_from_output(index, 0, out, poses)
+                scorer.add(frame, pred)
+                runner.add(frame, pred)
+        if baselines:
+            compared.append(compare(scorer.summary(), runner.summary()))
     result = mean_metrics(depth_rows)
     result.update(mean_metrics(motion_rows))
     if epes:
@@ -68,6 +87,12 @@ def evaluate_sequences(estimator: Estimator, sequences: list[Sequence],
     if union:
         result['mask_iou'] = intersection / union
     result['images'] = float(len(depth_rows))
+    rows = average_rows(compared)
+    for row in rows:
+        result[f"{row['baseline']}_{row['metric']}"] = row['value']
+        result[f"skill_{row['metric']}_vs_{row['baseline']}"] = row['skill']
+    if comparison is not None:
+        comparison.extend(rows)
     return result
 
 
@@ -120,23 +145,38 @@ def kitti_snippet_ate(estimator: Estimator, sequence: Sequence, snippet: int = 5
 
     Each snippet's trajectory is composed from the estimator's 4 pairwise motions T_prev_cur,
     compared with the ground-truth poses relative to the snippet's first frame after shifting
-    and least-squares scaling (`metrics.snippet_ate`). Returns mean and std over snippets (m).
+    and least-squares scaling (`metrics.snippet_ate`). Returns mean and std over snippets (m),
+    and the same mean for zero motion, straight ahead and classical two-view VO on the same
+    frames ('<baseline>_ate_mean') with the skill ('skill_vs_<baseline>', < 1 = better).
     """
     estimator.reset('new sequence')
-    motions = []  # motions[i] = T_{i, i+1} (pose of frame i+1 in frame i's camera)
+    vo = TwoViewVO()
+    methods: dict[str, list] = {name: [] for name in ('system', 'zero_motion', 'straight_ahead',
+                                                       'classical_vo')}
     poses = []
     for frame in sequence:
         out = estimator.process(frame.image, frame.intrinsics, frame.timestamp)
-        if out.motion is not None:
-            motions.append(out.motion)
+        step = vo.step(frame.image, frame.intrinsics)
+        if out.motion is not None:  # motions[i] = T_{i, i+1} (pose of frame i+1 in frame i)
+            methods['system'].append(out.motion)
+            methods['zero_motion'].append(zero_motion())
+            methods['straight_ahead'].append(straight_ahead())
+            methods['classical_vo'].append(zero_motion() if step is None else step)
         poses.append(frame.pose)
-    errors = []
-    for start in range(len(poses) - snippet + 1):
-        pred = [np.eye(4)]
-        for i in range(start, start + snippet - 1):
-            pred.append(pred[-1] @ motions[i])
-        first = np.linalg.inv(poses[start])
-        gt = np.stack([(first @ poses[start + j])[:3, 3] for j in range(snippet)])
-        errors.append(snippet_ate(gt, np.stack([p[:3, 3] for p in pred])))
-    return {'ate_mean': float(np.mean(errors)), 'ate_std': float(np.std(errors)),
-            'snippets': float(len(errors))}
+    means = {}
+    for name, motions in methods.items():
+        errors = []
+        for start in range(len(poses) - snippet + 1):
+            pred = [np.eye(4)]
+            for i in range(start, start + snippet - 1):
+                pred.append(pred[-1] @ motions[i])
+            first = np.linalg.inv(poses[start])
+            gt = np.stack([(first @ poses[start + j])[:3, 3] for j in range(snippet)])
+            errors.append(snippet_ate(gt, np.stack([p[:3, 3] for p in pred])))
+        means[name] = (float(np.mean(errors)), float(np.std(errors)), len(errors))
+    mean, std, count = means.pop('system')
+    result = {'ate_mean': mean, 'ate_std': std, 'snippets': float(count)}
+    for name, (value, _, _) in means.items():
+        result[f'{name}_ate_mean'] = value
+        result[f'skill_vs_{name}'] = skill(mean, value)
+    return result

@@ -19,16 +19,26 @@ from rmdepth_training.supervised import GT_KEYS, supervised_losses
 
 def build_optimizer(model: RMDepth, cfg: OptimConfig) -> torch.optim.Adam:
     """Adam over `model` with the pose decoder at lr * pose_lr_scale (`param_groups`)."""
-    return torch.optim.Adam(param_groups(model, cfg.lr, cfg.pose_lr_scale), lr=cfg.lr,
-                            betas=cfg.betas, weight_decay=cfg.weight_decay)
+    groups = param_groups(model, cfg.lr, cfg.pose_lr_scale, cfg.motion_lr_scale)
+    return torch.optim.Adam(groups, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
 
 
-def param_groups(model: RMDepth, lr: float, pose_lr_scale: float) -> list[dict]:
-    """Adam parameter groups: the pose decoder at lr * pose_lr_scale, everything else at lr."""
+def param_groups(model: RMDepth, lr: float, pose_lr_scale: float,
+                 motion_lr_scale: float = 1.0) -> list[dict]:
+    """Adam parameter groups: the pose decoder at lr * pose_lr_scale, the rest of the motion
+    network at lr * motion_lr_scale (a group of its own only when that is not 1), the depth
+    network at lr."""
     pose = list(model.motion_net.pose_decoder.parameters())
     pose_ids = {id(p) for p in pose}
-    rest = [p for p in model.parameters() if id(p) not in pose_ids]
-    return [{'params': rest, 'lr': lr}, {'params': pose, 'lr': lr * pose_lr_scale}]
+    motion = [p for p in model.motion_net.parameters() if id(p) not in pose_ids]
+    if motion_lr_scale == 1.0:
+        motion = []
+    taken = pose_ids | {id(p) for p in motion}
+    rest = [p for p in model.parameters() if id(p) not in taken]
+    groups = [{'params': rest, 'lr': lr}, {'params': pose, 'lr': lr * pose_lr_scale}]
+    if motion:
+        groups.append({'params': motion, 'lr': lr * motion_lr_scale})
+    return groups
 
 
 class StepResult(NamedTuple):

@@ -20,6 +20,7 @@ from torch.nn.parallel import DistributedDataParallel
 from rmdepth_ros.inference import Estimator
 from rmdepth_ros.model.encoder import load_torchvision_resnet18
 from rmdepth_ros.model.geometry import motion_mask, optical_flow
+from rmdepth_ros.model.pose_decoder import add_coord_inputs
 from rmdepth_ros.model.rmdepth import RMDepth
 from rmdepth_ros.model.weights import load_weights
 from rmdepth_training import distributed
@@ -65,12 +66,18 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     if cfg.init_weights and not resume:
         start, metadata = load_weights(cfg.init_weights)
         old = metadata['config']
-        gains = {'pose_rotation_scale': cfg.model.pose_rotation_scale,
-                 'pose_translation_scale': cfg.model.pose_translation_scale}
-        if dataclasses.replace(old, **gains) != cfg.model:
+        # Pose-decoder gains and coordinate inputs may change: both keep the starting function.
+        head = {'pose_rotation_scale': cfg.model.pose_rotation_scale,
+                'pose_translation_scale': cfg.model.pose_translation_scale,
+                'pose_coords': cfg.model.pose_coords}
+        if dataclasses.replace(old, **head) != cfg.model or (old.pose_coords
+                                                             and not cfg.model.pose_coords):
             raise ConfigError(f'{cfg.init_weights}: its architecture differs from the model '
                               'section; copy the model section from the weights file')
-        model.load_state_dict(start.state_dict(), strict=True)
+        state = start.state_dict()
+        if cfg.model.pose_coords and not old.pose_coords:
+            state = add_coord_inputs(state, 'motion_net.pose_decoder.')
+        model.load_state_dict(state, strict=True)
         # New pose-decoder output gains keep the starting function (see PoseDecoder).
         model.motion_net.pose_decoder.adopt_gains(old.pose_rotation_scale,
                                                   old.pose_translation_scale)
