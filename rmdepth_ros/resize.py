@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 RESIZE_MODES = ('crop', 'pad', 'stretch')
-DEFAULT_RESIZE = 'stretch'  # the estimator's, node's and rmdepth-eval's default
+DEFAULT_RESIZE = 'crop'  # the estimator's, node's and rmdepth-eval's default
 
 
 @dataclass(frozen=True)
