@@ -34,10 +34,8 @@ from rmdepth_ros.datasets.image_files import (
     read_uint16,
 )
 from rmdepth_ros.datasets.intrinsics_file import (
-    INTRINSICS_FILE_NAMES,
     as_intrinsics,
-    find_intrinsics_file,
-    load_intrinsics,
+    shared_intrinsics,
 )
 from rmdepth_ros.datasets.sequence import DataError, Frame, Sequence
 
@@ -104,17 +102,8 @@ class DepthFolderSequence(Sequence):
             self.intrinsics_dir_used = True
             return
         self.intrinsics_dir_used = False
-        if isinstance(intrinsics, (str, Path)):
-            self.intrinsics, self.size = load_intrinsics(Path(intrinsics))
-        elif intrinsics is not None:
-            self.intrinsics = as_intrinsics(intrinsics, str(self.root))
-        else:
-            path = find_intrinsics_file(self.root)
-            if path is None:
-                names = ', '.join(INTRINSICS_FILE_NAMES)
-                raise DataError(f'{self.root}: no intrinsics/ folder, no intrinsics file '
-                                f'({names}) and no intrinsics argument')
-            self.intrinsics, self.size = load_intrinsics(path)
+        self.intrinsics, self.size = shared_intrinsics(
+            self.root, intrinsics, 'no intrinsics/ folder, no intrinsics file')
 
     def __len__(self) -> int:
         return len(self.images)

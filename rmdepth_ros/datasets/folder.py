@@ -14,10 +14,7 @@ import numpy as np
 
 from rmdepth_ros.datasets.image_files import list_images, read_image
 from rmdepth_ros.datasets.intrinsics_file import (
-    INTRINSICS_FILE_NAMES,
-    as_intrinsics,
-    find_intrinsics_file,
-    load_intrinsics,
+    shared_intrinsics,
 )
 from rmdepth_ros.datasets.sequence import DataError, Frame, Sequence
 
@@ -36,17 +33,7 @@ class FolderSequence(Sequence):
         if not self.images:
             raise DataError(f'{self.root}: no .png / .jpg / .jpeg images')
         self.size: tuple[int, int] | None = None
-        if isinstance(intrinsics, (str, Path)):
-            self.intrinsics, self.size = load_intrinsics(Path(intrinsics))
-        elif intrinsics is not None:
-            self.intrinsics = as_intrinsics(intrinsics, str(self.root))
-        else:
-            path = find_intrinsics_file(self.root)
-            if path is None:
-                names = ', '.join(INTRINSICS_FILE_NAMES)
-                raise DataError(f'{self.root}: no intrinsics file ({names}) and no intrinsics '
-                                'argument')
-            self.intrinsics, self.size = load_intrinsics(path)
+        self.intrinsics, self.size = shared_intrinsics(self.root, intrinsics, 'no intrinsics file')
 
     def __len__(self) -> int:
         return len(self.images)

@@ -84,3 +84,20 @@ def find_intrinsics_file(folder: Path) -> Path | None:
         if (folder / name).is_file():
             return folder / name
     return None
+
+
+def shared_intrinsics(root: Path, intrinsics: object, missing: str
+                      ) -> tuple[np.ndarray, tuple[int, int] | None]:
+    """One set of intrinsics for a folder of images: from a file path, from numbers, or from
+    the folder's own intrinsics file. Returns (K, image size or None); `missing` names what
+    was looked for when nothing is found ('no intrinsics file')."""
+    if isinstance(intrinsics, (str, Path)):
+        return load_intrinsics(Path(intrinsics))
+    if intrinsics is not None:
+        return as_intrinsics(intrinsics, str(root)), None
+    path = find_intrinsics_file(root)
+    if path is None:
+        names = ', '.join(INTRINSICS_FILE_NAMES)
+        raise DataError(f'{root}: {missing} ({names}) and no intrinsics argument')
+    return load_intrinsics(path)
+
