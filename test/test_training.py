@@ -229,6 +229,32 @@ def test_resume_is_exact(tmp_path):
         train(tiny_config(tmp_path, name='split'))
 
 
+def test_a_spent_time_budget_stops_the_run_with_a_checkpoint_it_resumes_from(tmp_path, capsys):
+    # A budget far below one step's time: the run stops after its first step, saves a
+    # checkpoint there and says how to continue; the resumed run ends where a plain one does.
+    full = train(tiny_config(tmp_path, name='full'))
+    first = train(tiny_config(tmp_path, name='budget', optim__max_minutes=1e-9))
+    assert first['step'] == 1 and first['stopped_by_budget']
+    assert 'optim.max_minutes' in capsys.readouterr().out
+    assert (tmp_path / 'budget' / 'checkpoints' / 'step_0000001.pt').is_file()
+    rest = train(tiny_config(tmp_path, name='budget'), resume=True)
+    assert rest['step'] == 6 and not rest['stopped_by_budget']
+    assert first['losses'] + rest['losses'] == full['losses']
+    with pytest.raises(ConfigError, match='max_minutes'):
+        build_config(None, ['optim.max_minutes=-1'])
+
+
+def test_resume_takes_the_schedule_from_the_config(tmp_path):
+    # A run started without milestones and resumed with one decays at that step.
+    train(tiny_config(tmp_path, name='sched', optim__max_steps=3))
+    resumed = train(tiny_config(tmp_path, name='sched', optim__max_steps=6,
+                                optim__lr_milestones=(4,), optim__lr_gamma=0.5), resume=True)
+    assert resumed['step'] == 6
+    state = torch.load(tmp_path / 'sched' / 'checkpoints' / 'step_0000006.pt',
+                       weights_only=False)
+    assert [g['lr'] for g in state['optimizer']['param_groups']][0] == pytest.approx(5e-4)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))

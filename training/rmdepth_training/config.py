@@ -119,6 +119,9 @@ class OptimConfig:
     motion_lr_scale: learning-rate multiplier of the rest of the motion network (encoder and
       object-motion decoders): fine-tuning it faster than the depth network lets the camera
       motion learn to look at the images within a CPU budget.
+    max_minutes: wall-clock budget of one invocation (0 = none): the run stops after the first
+      step that ends past it and saves a checkpoint there, for leased machines and session
+      limits. The schedule still counts steps, so size max_steps and the milestones to fit.
     """
 
     lr: float = 1e-4
@@ -131,6 +134,7 @@ class OptimConfig:
     grad_clip: float = 0.0
     pose_lr_scale: float = 1.0
     motion_lr_scale: float = 1.0
+    max_minutes: float = 0.0
 
 
 @dataclass
@@ -353,6 +357,9 @@ def validate(config: TrainConfig) -> None:
         raise ConfigError("config key 'data.real_fraction': needs data.real_sequences")
     if optim.lr <= 0:
         raise ConfigError(f"config key 'optim.lr': must be positive, got {optim.lr}")
+    if optim.max_minutes < 0:
+        raise ConfigError(f"config key 'optim.max_minutes': must be 0 (no limit) or positive, "
+                          f'got {optim.max_minutes}')
     for key in ('flip_prob', 'jitter_prob'):
         value = getattr(config.augment, key)
         if not 0 <= value <= 1:

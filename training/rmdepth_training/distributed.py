@@ -71,3 +71,14 @@ def mean_scalars(info: DistInfo, values: dict[str, torch.Tensor]) -> dict[str, f
 def barrier(info: DistInfo) -> None:
     if info.enabled:
         dist.barrier()
+
+
+def broadcast_flag(info: DistInfo, flag: bool) -> bool:
+    """Rank 0's flag on every process (the flag itself without DDP)."""
+    if not info.enabled:
+        return flag
+    value = torch.tensor([1.0 if flag else 0.0])
+    if dist.get_backend() == 'nccl':
+        value = value.cuda()
+    dist.broadcast(value, src=0)
+    return bool(value.item() > 0)

@@ -8,6 +8,7 @@ scalars.jsonl), validation.jsonl, summary.json.
 
 from __future__ import annotations
 
+from collections import Counter
 import dataclasses
 import json
 from pathlib import Path
@@ -105,6 +106,10 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         model.load_state_dict(state['model'])
         optimizer.load_state_dict(state['optimizer'])
         scheduler.load_state_dict(state['scheduler'])
+        # The schedule is the config's, not the checkpoint's: milestones and gamma given when
+        # resuming (e.g. a longer run once its speed is known) take effect.
+        scheduler.milestones = Counter(cfg.optim.lr_milestones)
+        scheduler.gamma = cfg.optim.lr_gamma
         if scaler is not None and state['scaler'] is not None:
             scaler.load_state_dict(state['scaler'])
         if len(state['rng']) != dist_info.world_size:
@@ -138,16 +143,23 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     start_time = last_time = time.perf_counter()
     start_step = last_step = step
     batches = iter(loader)
-    while step < cfg.optim.max_steps:
+    budget_s = cfg.optim.max_minutes * 60.0
+    out_of_time = False
+    while step < cfg.optim.max_steps and not out_of_time:
         batch = next(batches)
         done = train_step(net, model, optimizer, scaler, batch, step, cfg, device)
         images, K, outputs, result = done.images, done.K, done.outputs, done.result
         scheduler.step()
         step += 1
         summary['losses'].append(float(result.total.detach()))
+        if budget_s > 0:
+            # Every process must stop at the same step: rank 0's clock decides.
+            out_of_time = distributed.broadcast_flag(
+                dist_info, time.perf_counter() - start_time > budget_s)
+        last = step == cfg.optim.max_steps or out_of_time
 
         # -- log -------------------------------------------------------------------------------
-        if step % cfg.log.log_every == 0 or step == cfg.optim.max_steps:
+        if step % cfg.log.log_every == 0 or last:
             scalars = distributed.mean_scalars(dist_info, result.parts)
             now = time.perf_counter()
             scalars['samples_per_s'] = ((step - last_step) * cfg.optim.batch_size
@@ -167,7 +179,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
             logger.images(step, _panels(images, outputs, result, K))
 
         # -- validate (rank 0; the others wait at the barrier) ----------------------------------
-        if (step % val_every == 0 or step == cfg.optim.max_steps) and val_data:
+        if (step % val_every == 0 or last) and val_data:
             metrics = validate(model, val_data, cfg, device)
             logger.validation(step, metrics)
             summary['validation'] = {'step': step, **metrics}
@@ -177,7 +189,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
                                + (f' flow_epe {metrics["flow_epe"]:.3f}'
                                   if 'flow_epe' in metrics else ''))
         # -- checkpoint --------------------------------------------------------------------------
-        if step % cfg.log.checkpoint_every == 0 or step == cfg.optim.max_steps:
+        if step % cfg.log.checkpoint_every == 0 or last:
             states = distributed.gather_objects(dist_info, rng_state())
             if dist_info.is_main:
                 save_checkpoint(run_dir, step, cfg, model, optimizer, scheduler, scaler, states,
@@ -186,7 +198,11 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
 
     # -- done ----------------------------------------------------------------------------------
     elapsed = time.perf_counter() - start_time
-    summary.update(step=step, wall_s=elapsed,
+    if out_of_time and dist_info.is_main:
+        print(f'rmdepth-train: stopped at step {step} of {cfg.optim.max_steps}: the '
+              f'{cfg.optim.max_minutes:g}-minute budget (optim.max_minutes) is spent; '
+              f'--resume {run_dir} continues', flush=True)
+    summary.update(step=step, wall_s=elapsed, stopped_by_budget=out_of_time,
                    s_per_step=elapsed / max(step - start_step, 1))
     if progress is not None:
         progress.close()
