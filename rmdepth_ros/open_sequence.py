@@ -18,7 +18,6 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
-from rmdepth_ros.bags.reader import BagSequence
 from rmdepth_ros.datasets.cityscapes import CityscapesSequence
 from rmdepth_ros.datasets.depth_folder import DepthFolderSequence
 from rmdepth_ros.datasets.folder import FolderSequence
@@ -30,15 +29,22 @@ from rmdepth_ros.datasets.tum import TumSequence
 _BAG_SUFFIXES = ('.mcap', '.db3')
 
 
+def _bag_reader() -> type[Sequence]:
+    # Imported when a bag is opened: reading image folders needs no rosbags (training machines).
+    from rmdepth_ros.bags.reader import BagSequence
+
+    return BagSequence
+
+
 def detect_reader(path: Path) -> type[Sequence] | None:
     """The reader class for `path`, or None when no layout matches."""
     if path.is_file():
-        return BagSequence if path.suffix in _BAG_SUFFIXES else None
+        return _bag_reader() if path.suffix in _BAG_SUFFIXES else None
     if not path.is_dir():
         return None
     if (path / 'metadata.yaml').is_file() or any(
             p.suffix in _BAG_SUFFIXES for p in path.iterdir() if p.is_file()):
-        return BagSequence
+        return _bag_reader()
     if any((path / f'image_0{k}' / 'data').is_dir() for k in range(4)):
         return KittiRawSequence
     if (path / 'calib.txt').is_file() and any(
