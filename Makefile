@@ -20,11 +20,12 @@ unexport ROS_AUTOMATIC_DISCOVERY_RANGE
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt setup.py training/pyproject.toml
+$(STAMP): requirements.txt requirements-backends.txt setup.py training/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10+ needed")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo '==> installing pinned dependencies into $(VENV) (first run only)'
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt \
+		-r requirements-backends.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e . -e training
 	@touch $@
 

@@ -26,6 +26,9 @@ setup(
     # requirements.txt in a venv. Listing pip names here would make the setuptools-generated
     # `ros2 run` scripts fail on systems where e.g. OpenCV comes from apt (python3-opencv).
     install_requires=['setuptools'],
+    # Optional inference backends (rmdepth_ros.backends); the same pins as
+    # requirements-backends.txt.
+    extras_require={'backends': ['onnx==1.23.2', 'onnxruntime==1.32.0', 'openvino==2026.4.1']},
     zip_safe=True,
     tests_require=['pytest'],
     entry_points={

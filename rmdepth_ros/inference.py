@@ -8,10 +8,11 @@ flow sign) are those of docs/conventions.md.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 import math
 import os
+import sys
 import time
 from typing import Any
 
@@ -19,6 +20,7 @@ import cv2
 import numpy as np
 import torch
 
+from rmdepth_ros.backends import BACKENDS, create_runner
 from rmdepth_ros.model import geometry
 from rmdepth_ros.model.depth_net import disp_to_depth
 from rmdepth_ros.model.rmdepth import RMDepth
@@ -97,19 +99,31 @@ class Estimator:
     resize: how an image whose aspect ratio differs from input_size's reaches the network:
       'crop' (centre crop; outputs NaN outside it), 'pad' (edge-replicated padding) or
       'stretch'; see rmdepth_ros.resize.
+    backend: where the two networks run: 'torch' (eager), 'onnxruntime' or 'openvino' (ONNX
+      exports of the same weights, built on first use and cached; fp32 only; see
+      rmdepth_ros.backends). Everything else is the same for every backend.
+    log: receives one line when ONNX files are exported (default: stderr).
     """
 
     def __init__(self, weights: str | os.PathLike | None = None, device: str = 'auto',
                  precision: str = 'fp32', input_size: tuple[int, int] | None = None,
                  max_frame_gap: float = 0.5, output: str = 'input',
                  model: RMDepth | None = None, metadata: dict[str, Any] | None = None,
-                 resize: str = DEFAULT_RESIZE) -> None:
+                 resize: str = DEFAULT_RESIZE, backend: str = 'torch',
+                 log: Callable[[str], None] | None = None) -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got '{backend}'")
+        if backend == 'openvino' and device == 'auto':
+            device = 'cpu'  # (OpenVINO runs on the CPU here)
         self.device = select_device(device)
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, "
                              f"got '{precision}'")
         if precision != 'fp32' and self.device.type != 'cuda':
             raise ValueError(f"precision '{precision}' needs a CUDA device; use fp32 on CPU")
+        if precision != 'fp32' and backend != 'torch':
+            raise ValueError(f"precision '{precision}' needs backend 'torch'; backend "
+                             f"'{backend}' runs fp32")
         if output not in ('input', 'network'):
             raise ValueError(f"output must be 'input' or 'network', got '{output}'")
         if resize not in RESIZE_MODES:
@@ -130,6 +144,9 @@ class Estimator:
         self.input_size = (int(width), int(height))
         self.max_frame_gap = float(max_frame_gap)
         self.output = output
+        self.backend = backend
+        self._runner = create_runner(backend, self.model, self.metadata, self.input_size,
+                                     self.device, log or _stderr_line)
         self._previous: _Previous | None = None
         self._pending_reset: str | None = 'first frame'
         self._frame_index = 0
@@ -139,6 +156,11 @@ class Estimator:
     @property
     def model_id(self) -> str:
         return self.metadata.get('model_id', 'in-memory')
+
+    @property
+    def backend_description(self) -> str:
+        """The backend with its version and settings, e.g. 'openvino 2026.4.1 (CPU, ...)'."""
+        return self._runner.description
 
     def reset(self, reason: str = 'requested') -> None:
         """Forget the previous frame: the next frame has depth but no motion, flow or mask."""
@@ -175,7 +197,7 @@ class Estimator:
         with torch.inference_mode():
             tick = time.perf_counter()
             with self._autocast():
-                disp = self.model.depth_net(tensor)['disp'][0]
+                disp = self._runner.depth(tensor)            # (1, 1, h, w) sigmoid
             _, depth = disp_to_depth(disp.float(), self.model.config.min_depth,
                                      self.model.config.max_depth)
             timings['depth'] = _ms(tick)
@@ -233,9 +255,9 @@ class Estimator:
                          previous: torch.Tensor, depth: torch.Tensor, net_k: np.ndarray) -> None:
         k = torch.as_tensor(net_k, dtype=torch.float32, device=self.device).unsqueeze(0)
         with self._autocast():
-            motion = self.model.motion_net(current, previous, depth, k)
-        transform = motion['T'].float()                        # (1, 4, 4) T_prev_cur
-        object_motion = motion['object_motion'].float()        # (1, 3, h, w) T_obj, prev frame
+            transform, object_motion = self._runner.motion(current, previous, depth, k)
+        transform = transform.float()                          # (1, 4, 4) T_prev_cur
+        object_motion = object_motion.float()                  # (1, 3, h, w) T_obj, prev frame
         flow, valid = geometry.optical_flow(depth, k, transform, object_motion)
         flow = torch.where(valid, flow, torch.full_like(flow, float('nan')))
         out.motion = transform[0].double().cpu().numpy()
@@ -296,6 +318,10 @@ def _validate_skipped(skipped: Sequence[float]) -> list[float]:
     if not all(math.isfinite(stamp) for stamp in stamps):
         raise ValueError(f'skipped stamps must be finite, got {stamps}')
     return stamps
+
+
+def _stderr_line(line: str) -> None:
+    print(f'[rmdepth_ros] {line}', file=sys.stderr, flush=True)
 
 
 def _ms(start: float) -> float:

@@ -1,0 +1,41 @@
+"""Inference backends: where the Estimator's two network calls run.
+
+'torch' (PyTorch eager, the default), 'onnxruntime' or 'openvino'; the last two run ONNX
+exports of the same weights (`onnx_export`) and need the optional packages of
+requirements-backends.txt (`pip install -e .[backends]`). Everything else the Estimator does
+(resizing, geometry, flow, masks, reset rules) is the same for every backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from rmdepth_ros.backends.runners import (
+    BackendError,
+    OnnxRuntimeRunner,
+    OpenVinoRunner,
+    TorchRunner,
+)
+from rmdepth_ros.model.rmdepth import RMDepth
+
+BACKENDS = ('torch', 'onnxruntime', 'openvino')
+
+__all__ = ['BACKENDS', 'BackendError', 'create_runner']
+
+
+def create_runner(backend: str, model: RMDepth, metadata: dict, input_size: tuple[int, int],
+                  device: torch.device, log: Callable[[str], None]):
+    """The runner of `backend` for `model` at input_size (width, height) on `device`.
+
+    Raises BackendError (a ValueError, one line) for an unknown backend, a missing package or
+    an unsupported device.
+    """
+    if backend == 'torch':
+        return TorchRunner(model)
+    if backend == 'onnxruntime':
+        return OnnxRuntimeRunner(model, metadata, input_size, device, log)
+    if backend == 'openvino':
+        return OpenVinoRunner(model, metadata, input_size, device, log)
+    raise BackendError(f"backend must be one of {', '.join(BACKENDS)}, got '{backend}'")
