@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 import math
 import os
+from pathlib import Path
 import sys
 import time
 from typing import Any
@@ -161,6 +162,11 @@ class Estimator:
     def backend_description(self) -> str:
         """The backend with its version and settings, e.g. 'openvino 2026.4.1 (CPU, ...)'."""
         return self._runner.description
+
+    @property
+    def onnx_files(self) -> dict[str, Path]:
+        """The ONNX files the backend runs ({'depth': path, 'motion': path}); {} for torch."""
+        return dict(getattr(self._runner, 'paths', {}))
 
     def reset(self, reason: str = 'requested') -> None:
         """Forget the previous frame: the next frame has depth but no motion, flow or mask."""

@@ -3,6 +3,7 @@
     rmdepth-eval INPUT [--mode offline|live] [--out DIR] [--output-bag BAG] [--weights W]
                  [--gt-depth-topic T] [--gt-odom-topic T] [--gt-flow-topic T] ...
     rmdepth-eval --mode kitti-eigen --kitti-root RAW --test-files eigen_test_files.txt
+                 [--backend torch|onnxruntime|openvino]
     rmdepth-eval scorecard [--weights W] [--out DIR] [--quick]   (see evaluation/scorecard.py)
 
 INPUT is anything `rmdepth_ros.open_sequence` reads (a bag folder / .mcap / .db3, a KITTI
@@ -21,6 +22,9 @@ import sys
 from rmdepth_ros.datasets.sequence import DataError
 from rmdepth_ros.evaluation.dds_env import ensure_localhost_dds
 from rmdepth_ros.resize import DEFAULT_RESIZE, RESIZE_MODES
+
+#: The Estimator's backends (rmdepth_ros.backends.BACKENDS; not imported here: it loads torch).
+BACKENDS = ('torch', 'onnxruntime', 'openvino')
 
 
 def _say(message: str) -> None:
@@ -49,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--resize', choices=RESIZE_MODES, default=DEFAULT_RESIZE,
                         help="images of another aspect ratio than the network's: centre-crop "
                         '(NaN outside), pad or stretch (default: %(default)s)')
+    parser.add_argument('--backend', choices=BACKENDS, default='torch',
+                        help='where the networks run (default: %(default)s); onnxruntime and '
+                        'openvino need pip install -r requirements-backends.txt')
     parser.add_argument('--image-topic')
     parser.add_argument('--camera-info-topic')
     for kind in ('depth', 'odom', 'flow', 'mask'):
@@ -127,7 +134,7 @@ def run(args: argparse.Namespace) -> dict:
             out_dir.mkdir(parents=True, exist_ok=True)
             run_live(sequence, session, LiveOptions(
                 weights=str(weights), device=args.device, input_size=args.input_size,
-                resize=args.resize,
+                resize=args.resize, backend=args.backend,
                 rate=args.rate, lockstep=args.lockstep, log_path=out_dir / 'node.log',
                 progress=progress))
         else:
@@ -135,7 +142,7 @@ def run(args: argparse.Namespace) -> dict:
             from rmdepth_ros.inference import Estimator
 
             estimator = Estimator(weights, device=args.device, input_size=args.input_size,
-                                  resize=args.resize)
+                                  resize=args.resize, backend=args.backend, log=_say)
             run_offline(sequence, estimator, session, progress)
     except BaseException:
         if bag is not None:
@@ -165,7 +172,7 @@ def _kitti(args, weights: Path, note: str | None, out_dir: Path, progress: bool)
     if not (args.kitti_root and args.test_files):
         raise DataError('kitti-eigen needs --kitti-root and --test-files')
     estimator = Estimator(weights, device=args.device, input_size=args.input_size,
-                          resize=args.resize)
+                          resize=args.resize, backend=args.backend, log=_say)
     result = evaluate_kitti_eigen(args.kitti_root, args.test_files, estimator, args.max_depth,
                                   progress)
     result.update(weights=str(weights), notes=[note] if note else [])

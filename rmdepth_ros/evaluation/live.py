@@ -49,6 +49,7 @@ class LiveOptions:
     device: str = 'cpu'
     input_size: tuple[int, int] | None = None
     resize: str | None = None  # None: the node's default
+    backend: str | None = None  # None: the node's default (torch)
     rate: float = 1.0
     lockstep: bool = False
     namespace: str = '/rmdepth_eval'
@@ -76,6 +77,8 @@ def node_arguments(options: LiveOptions, image_topic: str, info_topic: str,
                    f'input_height:={options.input_size[1]}']
     if options.resize:
         params.append(f'resize:={options.resize}')
+    if options.backend:
+        params.append(f'backend:={options.backend}')
     params += options.params
     args = list(options.node_command) + ['--ros-args', '-r', f'__ns:={options.namespace}',
                                          '-r', ('image/compressed:=' if compressed

@@ -88,7 +88,8 @@ class RMDepthNode(Node):
         self._log = LogLimiter(self.get_logger())
         self.estimator = Estimator(config.weights or None, device=config.device,
                                    precision=config.precision, input_size=config.input_size,
-                                   max_frame_gap=config.max_frame_gap, resize=config.resize)
+                                   max_frame_gap=config.max_frame_gap, resize=config.resize,
+                                   backend=config.backend, log=self.get_logger().info)
         T_base_cam = config.base_to_camera_matrix
         self.scale = ScaleTracker(config.scale_mode, config.camera_height, config.scale_factor,
                                   T_base_cam)
@@ -338,9 +339,23 @@ class RMDepthNode(Node):
         stamp_ns = header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
         return (self.get_clock().now().nanoseconds - stamp_ns) * 1e-9
 
-    def _publish_diagnostics(self) -> None:
-        from torch import __version__ as torch_version
+    def model_values(self) -> dict[str, str]:
+        """What runs the networks, for /diagnostics: backend (with version and settings),
+        device, precision, model id, network input size and, for the ONNX backends, the
+        folder of the cached ONNX files."""
+        estimator = self.estimator
+        values = {
+            'backend': estimator.backend_description,
+            'device': str(estimator.device),
+            'precision': estimator.precision,
+            'model_id': estimator.model_id,
+            'input_size': '{}x{}'.format(*estimator.input_size),
+        }
+        if estimator.onnx_files:
+            values['onnx_cache'] = str(estimator.onnx_files['depth'].parent)
+        return values
 
+    def _publish_diagnostics(self) -> None:
         values = self.stats.snapshot()
         scale = self.scale.state
         processed = values['frames_processed'] - self._last_counts[0]
@@ -355,12 +370,8 @@ class RMDepthNode(Node):
         else:
             level, message = _DIAG_OK, 'running'
         camera = self._camera
+        values.update(self.model_values())
         values.update({
-            'backend': f'torch {torch_version}',
-            'device': str(self.estimator.device),
-            'precision': self.estimator.precision,
-            'model_id': self.estimator.model_id,
-            'input_size': '{}x{}'.format(*self.estimator.input_size),
             'scale_mode': scale.mode,
             'scale': scale.scale,
             'scale_status': scale.status,
@@ -414,7 +425,8 @@ class RMDepthNode(Node):
         config, estimator = self.config, self.estimator
         outputs = ', '.join(TOPICS[name] for name in self._publishers_by_output)
         self.get_logger().info(
-            f'model {estimator.model_id} on {estimator.device} ({estimator.precision}), input '
+            f'model {estimator.model_id} on {estimator.device} ({estimator.precision}, backend '
+            f'{estimator.backend_description}), input '
             f"{estimator.input_size[0]}x{estimator.input_size[1]}; listening on "
             f"'{self.image_topic()}' ({config.qos_reliability}); "
             f'publishing {outputs}; scale: {self.scale.state.status}')

@@ -53,6 +53,10 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               'cuda or cuda:N', choices=('auto', 'cpu', 'cuda', 'cuda:N')),
     ParamSpec('precision', 'fp32', 'inference precision; fp16 and bf16 need CUDA',
               choices=('fp32', 'fp16', 'bf16')),
+    ParamSpec('backend', 'torch', 'where the networks run: torch (PyTorch eager), onnxruntime or '
+              'openvino (ONNX exports of the weights, made on first use and cached; fp32; need '
+              'pip install -r requirements-backends.txt)',
+              choices=('torch', 'onnxruntime', 'openvino')),
     ParamSpec('input_width', 0, "network input width in pixels, a multiple of 8; 0: the "
               "weights' training size", bounds=(0, 4096, 8)),
     ParamSpec('input_height', 0, "network input height in pixels, a multiple of 8; 0: the "
@@ -122,6 +126,7 @@ class NodeConfig:
     weights: str
     device: str
     precision: str
+    backend: str
     input_width: int
     input_height: int
     resize: str
