@@ -2,8 +2,8 @@
 
     rmdepth-eval INPUT [--mode offline|live] [--out DIR] [--output-bag BAG] [--weights W]
                  [--gt-depth-topic T] [--gt-odom-topic T] [--gt-flow-topic T] ...
-    rmdepth-eval --mode kitti-eigen --kitti-root RAW --test-files eigen_test_files.txt
                  [--backend torch|onnxruntime|openvino]
+    rmdepth-eval --mode kitti-eigen --kitti-root RAW --test-files eigen_test_files.txt
     rmdepth-eval scorecard [--weights W] [--out DIR] [--quick]   (see evaluation/scorecard.py)
 
 INPUT is anything `rmdepth_ros.open_sequence` reads (a bag folder / .mcap / .db3, a KITTI
