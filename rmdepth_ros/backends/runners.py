@@ -66,8 +66,8 @@ class _OnnxRunner:
 
     def __init__(self, model: RMDepth, metadata: dict, input_size: tuple[int, int],
                  device: torch.device, log: Callable[[str], None]) -> None:
-        require('onnx', self.backend)  # torch's ONNX exporter needs it
         self._runtime = require(self.backend, self.backend)
+        require('onnx', self.backend)  # torch's ONNX exporter needs it
         self.device = device
         try:
             self.paths = cached_onnx(model, metadata, input_size, log)
