@@ -95,6 +95,7 @@ def export_network(model: RMDepth, network: str, input_size: tuple[int, int],
                                   input_names=list(INPUT_NAMES[network]),
                                   output_names=list(OUTPUT_NAMES[network]),
                                   opset_version=OPSET, dynamo=False)
+        os.chmod(temporary, 0o644)  # (mkstemp makes it private; the cache is shared)
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):

@@ -117,6 +117,9 @@ class OnnxRuntimeRunner(_OnnxRunner):
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
+        # Idle pool threads sleep instead of spinning: between the two network calls torch
+        # runs the geometry on the same cores (ONNX Runtime's advice for shared CPUs).
+        options.add_session_config_entry('session.intra_op.allow_spinning', '0')
         session = ort.InferenceSession(str(path), options, providers=providers)
         self.description = (f'onnxruntime {ort.__version__} '
                             f'({session.get_providers()[0]}, {self.threads} threads)')
