@@ -13,6 +13,11 @@ first use and cached (README "CPU backends"); a backend whose package is missing
 with a note.
 
     python bench/bench_backends.py [--rounds 3] [--threads 2] [--json]
+
+On a machine shared with other CPU jobs, torch's OpenMP threads spin-wait at every barrier and
+lose 10-30x to that (measured here at 192x64); run with OMP_WAIT_POLICY=PASSIVE there (set
+before Python starts; it changes torch only, not ONNX Runtime or OpenVINO). The header says
+which policy was in force.
 """
 
 from __future__ import annotations
@@ -167,13 +172,15 @@ def main(argv: list[str] | None = None) -> int:
               'cpu_count': os.cpu_count(), 'cpu': platform.processor() or platform.machine(),
               'load_before': [round(v, 2) for v in load_before],
               'load_after': [round(v, 2) for v in os.getloadavg()],
+              'omp_wait_policy': os.environ.get('OMP_WAIT_POLICY', '(default)'),
               'rounds': args.rounds, 'versions': versions(), 'notes': notes,
               'seconds': round(time.perf_counter() - start, 1)}
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"threads {result['threads']} of {result['cpu_count']} CPUs; load average "
-          f"before {result['load_before']}, after {result['load_after']}; "
+    print(f"threads {result['threads']} of {result['cpu_count']} CPUs, OMP_WAIT_POLICY "
+          f"{result['omp_wait_policy']}; load average before {result['load_before']}, "
+          f"after {result['load_after']}; "
           f"{args.rounds} rounds, {result['seconds']} s; "
           + ', '.join(f'{k} {v}' for k, v in result['versions'].items()))
     print('| model | input | backend | depth FPS | x torch | pipeline FPS | x torch |')
