@@ -12,12 +12,13 @@ average before and after. A table, or with --json one JSON line. ONNX files are 
 first use and cached (README "CPU backends"); a backend whose package is missing is left out
 with a note.
 
-    python bench/bench_backends.py [--rounds 3] [--threads 2] [--json]
+    python bench/bench_backends.py [--rounds 5] [--threads 2] [--json]
 
-On a machine shared with other CPU jobs, torch's OpenMP threads spin-wait at every barrier and
-lose 10-30x to that (measured here at 192x64); run with OMP_WAIT_POLICY=PASSIVE there (set
-before Python starts; it changes torch only, not ONNX Runtime or OpenVINO). The header says
-which policy was in force.
+Torch's OpenMP threads are made to sleep rather than spin while they wait
+(OMP_WAIT_POLICY=PASSIVE unless the environment sets it; ONNX Runtime's pool is set likewise in
+rmdepth_ros.backends): on a machine shared with other CPU jobs, spinning threads lost 10-30x
+here (torch at 192x64), which measures the load, not the backend. The header says which
+policy was in force; `OMP_WAIT_POLICY=ACTIVE python bench/bench_backends.py` for torch's default.
 """
 
 from __future__ import annotations
@@ -31,14 +32,16 @@ import statistics
 import sys
 import time
 
-import numpy as np
-import torch
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # read once, when torch loads OpenMP
 
-from rmdepth_ros.backends import BACKENDS
-from rmdepth_ros.inference import Estimator
-from rmdepth_ros.model.config import RMDepthConfig
-from rmdepth_ros.model.rmdepth import RMDepth
-from rmdepth_ros.model.weights import load_weights
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from rmdepth_ros.backends import BACKENDS  # noqa: E402
+from rmdepth_ros.inference import Estimator  # noqa: E402
+from rmdepth_ros.model.config import RMDepthConfig  # noqa: E402
+from rmdepth_ros.model.rmdepth import RMDepth  # noqa: E402
+from rmdepth_ros.model.weights import load_weights  # noqa: E402
 
 FULL_SIZE = (640, 192)
 #: Frames per measurement at 640x192; smaller inputs get proportionally more (same time each).
@@ -156,7 +159,7 @@ def versions() -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--rounds', type=int, default=3, help='interleaved rounds (default 3)')
+    parser.add_argument('--rounds', type=int, default=5, help='interleaved rounds (default 5)')
     parser.add_argument('--threads', type=int, default=None,
                         help='CPU threads of every backend (default: torch default)')
     parser.add_argument('--json', action='store_true', help='print one JSON line')
@@ -172,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
               'cpu_count': os.cpu_count(), 'cpu': platform.processor() or platform.machine(),
               'load_before': [round(v, 2) for v in load_before],
               'load_after': [round(v, 2) for v in os.getloadavg()],
-              'omp_wait_policy': os.environ.get('OMP_WAIT_POLICY', '(default)'),
+              'omp_wait_policy': os.environ['OMP_WAIT_POLICY'],
               'rounds': args.rounds, 'versions': versions(), 'notes': notes,
               'seconds': round(time.perf_counter() - start, 1)}
     if args.json:
