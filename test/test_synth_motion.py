@@ -104,6 +104,22 @@ def test_sideways_and_handheld_move_sideways_and_shake():
         assert np.count_nonzero(np.diff(np.sign(pitch))) >= 4
 
 
+@pytest.mark.parametrize('seed', range(6))
+def test_corner_moves_along_its_own_heading_while_turning(seed):
+    # Vehicle-like: the camera turns (yaw rates of degrees a frame) and its displacement points
+    # where the camera looks, in the ground plane, as a car's camera does in a turn.
+    poses = _path('corner', seed, frames=40).poses
+    step = np.diff(poses[:, :3, 3], axis=0)[:, [0, 2]]  # world x, z
+    look = 0.5 * (poses[:-1, :3, 2] + poses[1:, :3, 2])[:, [0, 2]]  # camera z at midpoints
+    moving = np.linalg.norm(step, axis=1) > 0.05
+    assert moving.mean() > 0.9
+    cosine = (step * look).sum(1) / np.linalg.norm(step, axis=1) / np.linalg.norm(look, axis=1)
+    assert np.degrees(np.arccos(np.clip(cosine[moving], -1, 1))).max() < 2.0
+    yaw = np.degrees(np.arctan2(poses[:, 0, 2], poses[:, 2, 2]))
+    assert np.abs(np.diff(yaw)).max() > 0.5  # it does turn
+    assert np.ptp(yaw) > 5.0
+
+
 @pytest.mark.parametrize('seed', range(0, 40, 3))
 def test_diverse_stays_over_its_lane_at_camera_height(seed):
     path = _path('diverse', seed, frames=60)

@@ -14,6 +14,10 @@ answer for a motion network. The styles here make it a poor one:
 - 'handheld': walking pace (-0.5 to 1.8 m/s), looking around (+-60 deg), pitch and roll
   offsets up to 6 deg and shake: small rotations (0.3-2 deg) and translations (0.5-4 cm) at
   1-4 Hz;
+- 'corner': vehicle-like steering: the heading weaves 10-35 deg either side of the road at
+  1.5-5 s periods while the camera moves at 1-8 m/s along its own heading (forward in the
+  camera frame, as a car's camera does in a turn), the amplitude bounded so the camera stays
+  over its lane; yaw rates reach ~100 deg/s;
 - 'drive': the plain `CameraPath`.
 'diverse' draws one style per sequence from the seed (weights `WEIGHTS`). Every style but
 'static' and 'drive' adds pitch and roll of a few degrees (offset plus slow oscillation).
@@ -34,8 +38,8 @@ from rmdepth_ros.synth.config import SynthConfig
 from rmdepth_ros.synth.motion import SUBSTEPS, CameraPath, rot_x, rot_y, rot_z
 from rmdepth_ros.synth.road import CrossSection, Road
 
-STYLES = ('static', 'turn', 'reverse', 'stop_go', 'sideways', 'handheld', 'drive')
-WEIGHTS = (0.12, 0.2, 0.12, 0.14, 0.14, 0.16, 0.12)
+STYLES = ('static', 'turn', 'reverse', 'stop_go', 'sideways', 'handheld', 'drive', 'corner')
+WEIGHTS = (0.10, 0.14, 0.10, 0.12, 0.10, 0.12, 0.12, 0.20)
 START_S = 200.0  # arc length of the first frame, metres
 LANE_SLACK = 1.2  # the camera stays this close to its lane centre, metres
 LOOK_BACK = math.radians(30.0)  # beyond this heading off the road, the world behind is shown
@@ -139,6 +143,18 @@ class AgilePath:
             rot_shake = _shake(rng, t, deg(rng.uniform(0.3, 2.0)))
             phi, pitch, roll = phi + rot_shake[0], pitch + rot_shake[1], roll + rot_shake[2]
             shake_t = _shake(rng, t, rng.uniform(0.005, 0.04))
+        elif style == 'corner':
+            top = rng.uniform(1.0, 8.0)
+            period = rng.uniform(1.5, 5.0)
+            # |d - d(0)| <= top * amplitude * period / pi (sin x <= x): keep it within 0.9 slack.
+            amplitude = min(deg(rng.uniform(10.0, 35.0)), 0.9 * LANE_SLACK * math.pi
+                            / (top * period))
+            phi = amplitude * np.sin(2 * math.pi * t / period + rng.uniform(0, 6.3))
+            ground = _knots(seeds[1], t, 1.5, 0.5 * top, top)  # speed along the heading
+            lateral = ground * np.sin(phi)
+            d = lane_d + np.concatenate([[0.0], np.cumsum(0.5 * (lateral[1:] + lateral[:-1])
+                                                          * np.diff(t))])
+            speed = ground * np.cos(phi)
         else:
             raise ValueError(f'unknown motion style {style!r}; expected one of {STYLES}')
         s = START_S + np.concatenate([[0.0], np.cumsum(0.5 * (speed[1:] + speed[:-1])

@@ -11,7 +11,8 @@ import math
 import numpy as np
 
 # 'drive' and 'diverse', then the styles of synth.agile.STYLES (kept equal by a test).
-MOTIONS = ('drive', 'diverse', 'static', 'turn', 'reverse', 'stop_go', 'sideways', 'handheld')
+MOTIONS = ('drive', 'diverse', 'static', 'turn', 'reverse', 'stop_go', 'sideways', 'handheld',
+           'corner')
 
 
 @dataclass(frozen=True)
