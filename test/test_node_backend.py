@@ -6,7 +6,7 @@ node says about its backend, and that a missing optional package stops it with o
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import os
 from pathlib import Path
 import signal
@@ -22,8 +22,12 @@ TIMEOUT = 120.0  # a node process imports torch and loads weights: slow on a bus
 
 def _first_installed() -> str | None:
     for backend in ('openvino', 'onnxruntime'):
-        if all(importlib.util.find_spec(p) is not None for p in (backend, 'onnx')):
-            return backend
+        try:
+            importlib.import_module(backend)
+            importlib.import_module('onnx')
+        except ImportError:
+            continue
+        return backend
     return None
 
 
