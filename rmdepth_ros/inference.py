@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import torch
 
-from rmdepth_ros.backends import BACKENDS, create_runner
+from rmdepth_ros.backends import BACKENDS, create_runner, resolve_auto_device
 from rmdepth_ros.model import geometry
 from rmdepth_ros.model.depth_net import disp_to_depth
 from rmdepth_ros.model.rmdepth import RMDepth
@@ -114,9 +114,7 @@ class Estimator:
                  log: Callable[[str], None] | None = None) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got '{backend}'")
-        if backend == 'openvino' and device == 'auto':
-            device = 'cpu'  # (OpenVINO runs on the CPU here)
-        self.device = select_device(device)
+        self.device = select_device(resolve_auto_device(backend, device))
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, "
                              f"got '{precision}'")

@@ -171,6 +171,15 @@ def test_bad_backend_settings_are_errors(weights: Path) -> None:
         Estimator(weights, device='cpu', backend='tensorrt')
 
 
+@pytest.mark.parametrize('backend', ONNX_BACKENDS)
+def test_auto_device_needs_no_cuda(backend: str, weights: Path) -> None:
+    estimator = Estimator(weights, device='auto', backend=backend)
+    expected = 'cuda' if backend == 'onnxruntime' and torch.cuda.is_available() and (
+        'CUDAExecutionProvider' in importlib.import_module(backend).get_available_providers()
+    ) else 'cpu'
+    assert estimator.device.type == expected
+
+
 def test_pins_agree_everywhere() -> None:
     from rmdepth_ros.evaluation.cli import BACKENDS as CLI_BACKENDS
     from rmdepth_ros.ros.node_config import SPECS

@@ -17,12 +17,24 @@ from rmdepth_ros.backends.runners import (
     OnnxRuntimeRunner,
     OpenVinoRunner,
     TorchRunner,
+    require,
 )
 from rmdepth_ros.model.rmdepth import RMDepth
 
 BACKENDS = ('torch', 'onnxruntime', 'openvino')
 
-__all__ = ['BACKENDS', 'BackendError', 'create_runner']
+__all__ = ['BACKENDS', 'BackendError', 'create_runner', 'resolve_auto_device']
+
+
+def resolve_auto_device(backend: str, device: str) -> str:
+    """`device` with 'auto' made concrete for `backend`: OpenVINO runs on the CPU here; ONNX
+    Runtime uses CUDA only where both torch and onnxruntime (onnxruntime-gpu) can."""
+    if device != 'auto' or backend == 'torch':
+        return device
+    if backend == 'openvino':
+        return 'cpu'
+    providers = require('onnxruntime', backend).get_available_providers()
+    return 'cuda' if torch.cuda.is_available() and 'CUDAExecutionProvider' in providers else 'cpu'
 
 
 def create_runner(backend: str, model: RMDepth, metadata: dict, input_size: tuple[int, int],
