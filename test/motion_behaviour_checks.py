@@ -133,8 +133,8 @@ def check_yaw_only(est: Estimator) -> Check:
 CHECKS = (check_identical_frames, check_reversed_pair, check_yaw_only)
 
 
-def _estimator() -> Estimator:
-    return Estimator(device='cpu')
+def _estimator(weights: str | None = None) -> Estimator:
+    return Estimator(weights, device='cpu')
 
 
 def test_identical_frames_give_no_motion():
@@ -153,7 +153,9 @@ def test_yaw_only_pair_gives_the_yaw():
 
 
 if __name__ == '__main__':
-    estimator = _estimator()
+    import sys
+
+    estimator = _estimator(sys.argv[1] if len(sys.argv) > 1 else None)
     print(f'weights {estimator.model_id}')
     for run in CHECKS:
         result = run(estimator)

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from rmdepth_ros.model.rmdepth import RMDepth
-from rmdepth_ros.model.weights import save_weights
+from rmdepth_ros.model.weights import read_metadata, save_weights
 from rmdepth_training.checkpoint import latest_checkpoint, load_checkpoint
 from rmdepth_training.config import ConfigError, TrainConfig, from_flat, to_dict
 from rmdepth_training.datasets import TRAIN_SEED_OFFSET
@@ -30,19 +30,34 @@ DTYPES = {'float32': torch.float32, 'float16': torch.float16, 'bfloat16': torch.
 
 
 def trained_on(cfg: TrainConfig, steps: int) -> str:
-    """One line describing the training data and length."""
+    """One line describing the training data and length (and, where the starting weights file
+    is still there, what it was trained on: the lineage)."""
     data = cfg.data
     samples = steps * cfg.optim.batch_size
     where = {
         'synthetic': f'rmdepth_ros synthetic street world (streamed; seeds >= {TRAIN_SEED_OFFSET},'
-                     f' {data.synth_frames}-frame sequences)',
+                     f' {data.synth_frames}-frame sequences, camera motion {data.synth_motion!r})',
         'kitti': f'KITTI raw, split {Path(data.split).name}',
         'cityscapes': f'Cityscapes leftImg8bit_sequence/{data.split or "train"}',
         'bag': f'ROS 2 bags: {", ".join(Path(b).name for b in data.bags)}',
     }[data.kind]
-    start = f'; started from {Path(cfg.init_weights).name}' if cfg.init_weights else ''
-    return (f'{where}; {data.width}x{data.height}; {steps} steps x batch '
-            f'{cfg.optim.batch_size} = {samples} triplets{start}; self-supervised (no labels)')
+    if data.real_fraction > 0 and data.real_sequences:
+        names = ', '.join(Path(p).name for p in data.real_sequences)
+        where += f' + {data.real_fraction:.0%} real video ({names}, self-supervised)'
+    labels = ('supervised warm start on the synthetic ground truth (weight '
+              f'{cfg.loss.supervised:g}) + self-supervised' if cfg.loss.supervised > 0
+              else 'self-supervised (no labels)')
+    text = (f'{where}; {data.width}x{data.height}; {steps} steps x batch '
+            f'{cfg.optim.batch_size} = {samples} triplets; {labels}')
+    if cfg.init_weights:
+        text += f'; started from {Path(cfg.init_weights).name}'
+        try:
+            earlier = read_metadata(cfg.init_weights)['trained_on']
+        except Exception:  # the starting file moved or is unreadable: its name must do
+            earlier = ''
+        if earlier:
+            text += f' [{earlier}]'
+    return text
 
 
 def export(run_dir: str | Path, out: str | Path | None = None,
