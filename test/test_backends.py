@@ -135,7 +135,12 @@ def test_cache_falls_back_to_the_user_cache(weights: Path, tmp_path: Path,
     metadata = {'path': str(weights), 'model_id': 'abcdef012345'}
     beside = onnx_export.cache_paths(model, metadata, (64, 32))
     assert beside['depth'].parent == weights.parent
-    assert beside['motion'].name == f'tiny.abcdef012345.64x32.motion.{onnx_export.EXPORT_TAG}.onnx'
+    assert beside['motion'].name.startswith('tiny.abcdef012345-')
+    assert beside['motion'].name.endswith(f'.64x32.motion.{onnx_export.EXPORT_TAG}.onnx')
+    # The same tensors with fewer RMU iterations are another network: other files.
+    light = onnx_export.cache_paths(RMDepth(TINY.replace(iterations=(1, 1, 1))), metadata,
+                                    (64, 32))
+    assert light['depth'] != beside['depth']
     monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path))
     monkeypatch.setattr(onnx_export, '_writable', lambda folder: False)
     assert onnx_export.cache_paths(model, metadata, (64, 32))['depth'].parent == (

@@ -21,6 +21,8 @@ name and renamed, so a concurrent reader never sees half a file.
 from __future__ import annotations
 
 from collections.abc import Callable
+import hashlib
+import json
 import os
 from pathlib import Path
 import tempfile
@@ -117,7 +119,9 @@ def cache_paths(model: RMDepth, metadata: dict, input_size: tuple[int, int]) -> 
 
     A model loaded from a weights file (metadata with 'path' and 'model_id') is keyed by its
     model id, beside the file if that folder is writable; any other model by the hash of its
-    current tensors, in the user cache folder.
+    current tensors, in the user cache folder. The key also carries a short hash of the
+    architecture: the same tensors run with other RMU iterations (a light configuration) are
+    another network.
     """
     weights = metadata.get('path')
     if weights and metadata.get('model_id'):
@@ -128,8 +132,10 @@ def cache_paths(model: RMDepth, metadata: dict, input_size: tuple[int, int]) -> 
     else:
         stem, folder = 'in-memory', user_cache_dir()
         model_id = content_hash(model.state_dict())[:12]
+    arch = hashlib.sha256(json.dumps(model.config.to_dict(), sort_keys=True).encode())
     width, height = input_size
-    return {network: folder / f'{stem}.{model_id}.{width}x{height}.{network}.{EXPORT_TAG}.onnx'
+    key = f'{model_id}-{arch.hexdigest()[:6]}'
+    return {network: folder / f'{stem}.{key}.{width}x{height}.{network}.{EXPORT_TAG}.onnx'
             for network in NETWORKS}
 
 
