@@ -67,7 +67,7 @@ def test_diagnostics_values_name_the_backend(tiny_weights: Path) -> None:
     assert values['model_id'] == node.estimator.model_id != 'in-memory'
     assert values['input_size'] == '64x32' and values['device'] == 'cpu'
     assert Path(values['onnx_cache']) == tiny_weights.parent
-    assert len(list(tiny_weights.parent.glob(f'*{values["model_id"]}.64x32.*.onnx'))) == 2
+    assert len(list(tiny_weights.parent.glob(f'*{values["model_id"]}-*.64x32.*.onnx'))) == 2
 
 
 @needs_onnx_backend
