@@ -68,9 +68,11 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         start, metadata = load_weights(cfg.init_weights)
         old = metadata['config']
         # Pose-decoder gains and coordinate inputs may change: both keep the starting function.
+        # RMU iteration counts may change too: the weights are shared across a level's
+        # iterations, so the same tensors run fewer or more of them (a light configuration).
         head = {'pose_rotation_scale': cfg.model.pose_rotation_scale,
                 'pose_translation_scale': cfg.model.pose_translation_scale,
-                'pose_coords': cfg.model.pose_coords}
+                'pose_coords': cfg.model.pose_coords, 'iterations': cfg.model.iterations}
         if dataclasses.replace(old, **head) != cfg.model or (old.pose_coords
                                                              and not cfg.model.pose_coords):
             raise ConfigError(f'{cfg.init_weights}: its architecture differs from the model '
