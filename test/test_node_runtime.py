@@ -76,6 +76,16 @@ class Runtime:
         self.t = t
         return self.outputs(self.send(t, frame_id))
 
+    def hold(self) -> float:
+        """Close the gate, send a frame 0.1 s on and wait until inference is busy (held) on
+        it; returns its stamp. `gate.open.set()` lets it go."""
+        self.gate.open.clear()
+        self.gate.entered.clear()
+        held = self.t + 0.1
+        self.send(held)
+        assert self.gate.entered.wait(TIMEOUT)
+        return held
+
     def received(self, count: int) -> None:
         deadline = time.monotonic() + TIMEOUT
         while self.node.stats.received < count:
@@ -134,11 +144,7 @@ def test_empty_frame_id_is_warned_once_also_without_a_reset(runtime: Runtime) ->
 def test_frames_dropped_while_busy_do_not_reset(runtime: Runtime) -> None:
     node, gate = runtime.node, runtime.gate
     resets, received = node.stats.resets, node.stats.received
-    gate.open.clear()
-    gate.entered.clear()
-    held = runtime.t + 0.1
-    runtime.send(held)
-    assert gate.entered.wait(TIMEOUT)
+    held = runtime.hold()
     # the camera keeps streaming every 0.3 s (< max_frame_gap) while inference is busy
     stamps = [held + 0.3 * i for i in range(1, 9)]
     sent = [runtime.send(t) for t in stamps]
@@ -159,11 +165,7 @@ def test_frames_dropped_while_busy_do_not_reset(runtime: Runtime) -> None:
 def test_a_gap_in_the_stream_still_resets(runtime: Runtime) -> None:
     node, gate = runtime.node, runtime.gate
     resets, received = node.stats.resets, node.stats.received
-    gate.open.clear()
-    gate.entered.clear()
-    held = runtime.t + 0.1
-    runtime.send(held)
-    assert gate.entered.wait(TIMEOUT)
+    held = runtime.hold()
     runtime.send(held + 2.0)  # the camera stalled for 2 s ...
     last = runtime.send(held + 2.3)  # ... and streams again
     runtime.received(received + 3)
