@@ -126,7 +126,9 @@ def sample(image: Tensor, pix: Tensor) -> Tensor:
     (e.g. from infinite depth) are sent outside the image rather than poisoning the output.
     """
     height, width = image.shape[-2:]
-    scale = pix.new_tensor([2.0 / width, 2.0 / height]).view(1, 2, 1, 1)
+    # Filled on the device, not copied from the host: a host copy would stop CUDA graph capture.
+    scale = torch.stack([pix.new_full((), 2.0 / width), pix.new_full((), 2.0 / height)])
+    scale = scale.view(1, 2, 1, 1)
     grid = ((pix + 0.5) * scale - 1.0).permute(0, 2, 3, 1)  # (B, H', W', 2)
     grid = torch.nan_to_num(grid, nan=-2.0, posinf=-2.0, neginf=-2.0)
     return F.grid_sample(image, grid, mode='bilinear', padding_mode='border', align_corners=False)

@@ -1,0 +1,490 @@
+#!/usr/bin/env python3
+"""GPU benchmark: latency and throughput per precision and runner variant, checked against CPU.
+
+For each input size x precision (fp32 / bf16 / fp16) x runner variant (rmdepth_ros.backends.
+torch_variants: eager, channels-last, CUDA graphs, torch.compile), batch 1, with the shipped
+weights unless --weights: the bare depth network, the bare motion network and the full pipeline
+(`Estimator.process`: depth, camera motion, flow, mask, at the network's size), each as median
+and p95 latency (synchronised per call) and back-to-back throughput; then the pipeline's time
+outside the networks (host preprocessing, geometry, copies; networks timed with a synchronise
+around each call), and the outputs on --frames against CPU fp32 (rmdepth_ros.evaluation.
+agreement: stated tolerance per precision). ONNX Runtime's CUDA provider is measured where it
+is installed, else recorded as untested with the reason. Writes bench/results/gpu-<device>.json
+and prints a table (or, with --json, the JSON).
+
+    python bench/bench_gpu.py                           # everything, on CUDA
+    python bench/bench_gpu.py --quick --device cpu      # the script itself, on the CPU
+
+Exits 3 with one line when CUDA is asked for (the default) and there is none.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import importlib.util
+import json
+import math
+import os
+from pathlib import Path
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+
+from rmdepth_ros.backends.precision import CUDA_DEFAULTS_FILE, PRECISIONS
+from rmdepth_ros.backends.runners import BackendError
+from rmdepth_ros.backends.torch_variants import build_runner, parse_variant
+from rmdepth_ros.evaluation.agreement import TOLERANCES, agreement, check_tolerance
+from rmdepth_ros.inference import Estimator
+from rmdepth_ros.model.weights import load_weights
+
+NO_CUDA = 3
+SIZES = ('192x64', '640x192', '1024x320')
+VARIANTS = ('eager', 'channels_last', 'cuda_graph', 'channels_last+cuda_graph', 'compile',
+            'compile+cuda_graph')
+RESULTS = Path(__file__).resolve().parent / 'results'
+#: The size the targets (and the choice of defaults) are stated at.
+TARGET_SIZE = '640x192'
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r'(\d+)x(\d+)', text)
+    if not match or int(match[1]) % 8 or int(match[2]) % 8 or min(map(int, match.groups())) < 16:
+        raise argparse.ArgumentTypeError(f"size must be WxH, multiples of 8, at least 16, got "
+                                         f"'{text}'")
+    return int(match[1]), int(match[2])
+
+
+def sync(device: torch.device) -> None:
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def measure(call, device: torch.device, args: argparse.Namespace) -> dict[str, float]:
+    """Median / p95 latency of `call` (synchronised after each) and back-to-back throughput."""
+    for _ in range(args.warmup):
+        call()
+    sync(device)
+    latencies: list[float] = []
+    start = time.perf_counter()
+    while len(latencies) < args.min_iters or (time.perf_counter() - start < args.seconds
+                                              and len(latencies) < args.max_iters):
+        tick = time.perf_counter()
+        call()
+        sync(device)
+        latencies.append((time.perf_counter() - tick) * 1e3)
+    count = len(latencies)
+    tick = time.perf_counter()
+    for _ in range(count):
+        call()
+    sync(device)
+    seconds = time.perf_counter() - tick
+    return {'median_ms': float(np.median(latencies)),
+            'p95_ms': float(np.percentile(latencies, 95)),
+            'fps': count / seconds, 'iterations': count}
+
+
+class TimedRunner:
+    """Wraps a runner; accumulates the milliseconds of its network calls (synchronised)."""
+
+    def __init__(self, inner, device: torch.device) -> None:
+        self.inner, self.device, self.ms = inner, device, 0.0
+        self.description = inner.description
+
+    def depth(self, image):
+        return self._timed(self.inner.depth, image)
+
+    def motion(self, *inputs):
+        return self._timed(self.inner.motion, *inputs)
+
+    def _timed(self, call, *inputs):
+        sync(self.device)
+        tick = time.perf_counter()
+        result = call(*inputs)
+        sync(self.device)
+        self.ms += (time.perf_counter() - tick) * 1e3
+        return result
+
+
+class Stream:
+    """Frames fed to an Estimator in a loop, with advancing stamps."""
+
+    def __init__(self, estimator: Estimator, frames: list) -> None:
+        self.estimator, self.frames, self.count = estimator, frames, 0
+        estimator.reset()
+
+    def step(self):
+        frame = self.frames[self.count % len(self.frames)]
+        self.count += 1
+        return self.estimator.process(frame.image, frame.intrinsics, 0.1 * self.count)
+
+
+def synthetic_frames(size: tuple[int, int], count: int) -> list:
+    from rmdepth_ros.synth.sequence import SynthConfig, SyntheticSequence
+
+    return list(SyntheticSequence(SynthConfig(width=size[0], height=size[1], frames=count,
+                                              seed=7)))
+
+
+def accuracy_frames(args: argparse.Namespace, size: tuple[int, int]) -> list:
+    if args.frames is None:
+        return synthetic_frames(size, args.accuracy_frames)
+    from rmdepth_ros.open_sequence import open_sequence
+
+    sequence = open_sequence(args.frames)
+    return [sequence[i] for i in range(min(args.accuracy_frames, len(sequence)))]
+
+
+def run_outputs(estimator: Estimator, frames: list) -> list:
+    estimator.reset()
+    return [estimator.process(f.image, f.intrinsics, 0.1 * (i + 1)) for i, f in enumerate(frames)]
+
+
+class Bench:
+    """Every measurement of one run; rows are appended as they are made."""
+
+    def __init__(self, args: argparse.Namespace, device: torch.device) -> None:
+        self.args, self.device = args, device
+        self.model, self.metadata = load_weights(args.weights, device='cpu')
+        self.model.eval()
+        self.rows: list[dict] = []
+        self.started = time.perf_counter()
+        self._references: dict[tuple[int, int], tuple[list, list]] = {}
+
+    def reference(self, size: tuple[int, int]) -> tuple[list, list]:
+        """(frames, CPU fp32 eager outputs) at `size`, computed once."""
+        if size not in self._references:
+            frames = accuracy_frames(self.args, size)
+            cpu = Estimator(model=copy.deepcopy(self.model), metadata=self.metadata,
+                            device='cpu', precision='fp32', input_size=size, output='network')
+            self._references[size] = (frames, run_outputs(cpu, frames))
+        return self._references[size]
+
+    def skip_reason(self, size_text: str, precision: str, variant: str) -> str | None:
+        parts = parse_variant(variant)
+        if precision != 'fp32' and self.device.type != 'cuda':
+            return f'{precision} needs CUDA'
+        if 'cuda_graph' in parts and self.device.type != 'cuda':
+            return 'CUDA graphs need CUDA'
+        if 'compile' in parts and size_text not in self.args.compile_sizes:
+            return f"compile measured only at {', '.join(self.args.compile_sizes)}"
+        budget = self.args.budget_s
+        if budget and time.perf_counter() - self.started > budget:
+            return f'time budget of {budget:.0f} s spent'
+        return None
+
+    def case(self, size_text: str, precision: str, variant: str) -> None:
+        base = {'backend': 'torch', 'variant': variant, 'precision': precision,
+                'input': size_text}
+        status, reason = 'skipped', self.skip_reason(size_text, precision, variant)
+        if reason is None:
+            try:
+                self._measure_case(parse_size(size_text), base)
+                return
+            except (RuntimeError, BackendError, torch.cuda.OutOfMemoryError) as error:
+                status = 'failed'
+                reason = f'{type(error).__name__}: {_first_line(error)}'
+        for subject in ('depth', 'motion', 'pipeline'):
+            self.rows.append({**base, 'subject': subject, 'status': status, 'reason': reason})
+
+    def _measure_case(self, size: tuple[int, int], base: dict) -> None:
+        tick = time.perf_counter()
+        precision, dtype = base['precision'], PRECISIONS[base['precision']]
+        est = Estimator(model=copy.deepcopy(self.model), metadata=self.metadata,
+                        device=str(self.device), precision=precision, input_size=size,
+                        output='network')
+        runner = build_runner(est.model, base['variant'], self.device, size,
+                              None if precision == 'fp32' else dtype)
+        est._runner = runner  # the variant stands in for the Estimator's eager runner
+        setup_s = time.perf_counter() - tick
+        frames, reference = self.reference(size)
+        width, height = size
+        image = torch.rand(1, 3, height, width, device=self.device)
+        other = torch.rand(1, 3, height, width, device=self.device)
+        depth = torch.full((1, 1, height, width), 10.0, device=self.device)
+        k = torch.as_tensor(frames[0].intrinsics, dtype=torch.float32, device=self.device)
+        with torch.inference_mode(), est._autocast():
+            runner.depth(image)  # compiles (torch.compile) outside the timings
+            runner.motion(image, image, depth, k[None])
+            depth_row = measure(lambda: runner.depth(image), self.device, self.args)
+            motion_row = measure(lambda: runner.motion(image, other, depth, k[None]),
+                                 self.device, self.args)
+        outputs = run_outputs(est, frames)
+        stream = Stream(est, frames)
+        pipeline_row = measure(stream.step, self.device, self.args)
+        pipeline_row.update(self._breakdown(est, runner, frames))
+        metrics = agreement(reference, outputs)
+        failures = check_tolerance(metrics, precision)
+        pipeline_row.update(agreement=metrics, within_tolerance=not failures,
+                            tolerance_failures=failures)
+        for subject, row in (('depth', depth_row), ('motion', motion_row),
+                             ('pipeline', pipeline_row)):
+            self.rows.append({**base, 'subject': subject, 'status': 'ok', **row,
+                              'setup_s': round(setup_s, 2)})
+
+    def _breakdown(self, est: Estimator, runner, frames: list) -> dict:
+        """Mean per-frame stage times and the networks' share, networks synchronised."""
+        timed = TimedRunner(runner, self.device)
+        est._runner = timed
+        stream = Stream(est, frames)
+        stream.step()  # a previous frame, so that every measured frame runs both networks
+        timed.ms = 0.0
+        count = self.args.breakdown_frames
+        totals: dict[str, float] = {}
+        for _ in range(count):
+            for key, value in stream.step().timings.items():
+                totals[key] = totals.get(key, 0.0) + value / count
+        est._runner = runner
+        networks = timed.ms / count
+        stages = {key: round(value, 4) for key, value in totals.items()}
+        outside = totals['total'] - networks
+        return {'stages_ms': stages, 'networks_ms': round(networks, 4),
+                'outside_networks_ms': round(outside, 4),
+                'outside_networks_share': round(outside / totals['total'], 4)}
+
+    def onnxruntime_cuda(self) -> list[dict]:
+        """ONNX Runtime's GPU providers: measured where available, else why not."""
+        if importlib.util.find_spec('onnxruntime') is None:
+            why = 'onnxruntime is not installed'
+            providers: list[str] = []
+        else:
+            import onnxruntime
+
+            providers = onnxruntime.get_available_providers()
+            why = (f'onnxruntime {onnxruntime.__version__} has providers '
+                   f"{', '.join(providers)}: the CPU build (onnxruntime-gpu is not installed; "
+                   'the device image has the CPU build and its wheel, with the CUDA libraries '
+                   'it needs, is far larger than the 64 MiB a device call can carry)')
+        rows = []
+        for provider in ('CUDAExecutionProvider', 'TensorrtExecutionProvider'):
+            row = {'backend': f'onnxruntime:{provider}', 'variant': '-', 'precision': 'fp32',
+                   'input': TARGET_SIZE, 'subject': 'pipeline'}
+            row['status'] = 'untested'
+            if self.device.type != 'cuda':
+                row['reason'] = 'needs CUDA'
+            elif provider not in providers:
+                row['reason'] = why
+            elif provider == 'TensorrtExecutionProvider':
+                row['reason'] = ('rmdepth_ros.backends runs ONNX Runtime with the CUDA provider '
+                                 'only')
+            else:
+                row.update(self._onnxruntime_pipeline())
+            rows.append(row)
+        return rows
+
+    def _onnxruntime_pipeline(self) -> dict:
+        size = parse_size(TARGET_SIZE)
+        try:
+            est = Estimator(model=copy.deepcopy(self.model), metadata=self.metadata,
+                            device=str(self.device), input_size=size, output='network',
+                            backend='onnxruntime',
+                            log=lambda line: print(f'# {line}', file=sys.stderr))
+        except (BackendError, RuntimeError, OSError) as error:
+            return {'status': 'failed', 'reason': _first_line(error)}
+        frames, reference = self.reference(size)
+        metrics = agreement(reference, run_outputs(est, frames))
+        return {'status': 'ok', **measure(Stream(est, frames).step, self.device, self.args),
+                'agreement': metrics, 'within_tolerance': not check_tolerance(metrics, 'fp32')}
+
+
+def environment(device: torch.device) -> dict:
+    """Device, driver and library versions, and the numeric settings in force."""
+    info: dict = {'device_type': device.type, 'cpu': platform.processor() or platform.machine(),
+                  'cpu_count': os.cpu_count(), 'threads': torch.get_num_threads()}
+    if device.type == 'cuda':
+        props = torch.cuda.get_device_properties(device)
+        info.update(name=props.name, capability=f'{props.major}.{props.minor}',
+                    memory_gib=round(props.total_memory / 2**30, 1),
+                    multiprocessors=props.multi_processor_count, driver=_driver_version())
+    else:
+        info['name'] = f"cpu ({info['cpu']})"
+    versions = {'python': platform.python_version(), 'torch': torch.__version__,
+                'cuda': torch.version.cuda, 'cudnn': torch.backends.cudnn.version(),
+                'numpy': np.__version__}
+    for package in ('cv2', 'triton', 'onnxruntime'):
+        if importlib.util.find_spec(package) is not None:
+            versions[package] = getattr(__import__(package), '__version__', 'unknown')
+    settings = {'cudnn_benchmark': torch.backends.cudnn.benchmark,
+                'cudnn_allow_tf32': torch.backends.cudnn.allow_tf32,
+                'matmul_allow_tf32': torch.backends.cuda.matmul.allow_tf32}
+    return {'device': info, 'versions': versions, 'settings': settings}
+
+
+def _driver_version() -> str | None:
+    if shutil.which('nvidia-smi') is None:
+        return None
+    try:
+        result = subprocess.run(['nvidia-smi', '--query-gpu=driver_version', '--format=csv,'
+                                 'noheader'], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip().splitlines()[0] if result.stdout.strip() else None
+
+
+def choose(rows: list[dict]) -> dict:
+    """The fastest pipeline within tolerance at TARGET_SIZE: overall, and per precision with
+    the eager runner (what the Estimator runs; its precision 'auto' is this choice)."""
+    ok = [r for r in rows if r['subject'] == 'pipeline' and r['status'] == 'ok'
+          and r['input'] == TARGET_SIZE and r.get('within_tolerance')]
+    fastest = max(ok, key=lambda r: r['fps'], default=None)
+    eager = [r for r in ok if r['variant'] == 'eager' and r['backend'] == 'torch']
+    best_eager = max(eager, key=lambda r: r['fps'], default=None)
+    return {'fastest': _pick(fastest), 'eager_precision': _pick(best_eager)}
+
+
+def _pick(row: dict | None) -> dict | None:
+    keys = ('backend', 'variant', 'precision', 'fps', 'median_ms')
+    return None if row is None else {key: row[key] for key in keys}
+
+
+def update_defaults(result: dict, out: Path) -> str | None:
+    """Rewrite cuda_defaults.json with the measured eager choice; None when there is none."""
+    best = result['choice']['eager_precision']
+    if best is None or result['environment']['device']['device_type'] != 'cuda':
+        return None
+    device = result['environment']['device']
+    CUDA_DEFAULTS_FILE.write_text(json.dumps({
+        'precision': best['precision'], 'measured': True,
+        'note': (f"Measured on {device['name']} (driver {device.get('driver')}), torch "
+                 f"{result['environment']['versions']['torch']}: the fastest eager pipeline at "
+                 f'{TARGET_SIZE} within tolerance of CPU fp32, {best["fps"]:.1f} FPS; '
+                 f'bench/bench_gpu.py, {out.name}.')}, indent=2) + '\n')
+    return best['precision']
+
+
+def print_table(result: dict) -> None:
+    env = result['environment']
+    print(f"# {env['device']['name']}, driver {env['device'].get('driver')}, torch "
+          f"{env['versions']['torch']}, CUDA {env['versions']['cuda']}, cuDNN "
+          f"{env['versions']['cudnn']}; {result['seconds']} s")
+    print('| subject | backend | variant | precision | input | median ms | p95 ms | FPS '
+          '| outside nets | within tol. | status |')
+    print('|---|---|---|---|---|---:|---:|---:|---:|---|---|')
+    for r in result['rows']:
+        if r['status'] != 'ok':
+            print(f"| {r['subject']} | {r['backend']} | {r['variant']} | {r['precision']} "
+                  f"| {r['input']} | | | | | | {r['status']}: {r.get('reason')} |")
+            continue
+        share = r.get('outside_networks_share')
+        within = r.get('within_tolerance')
+        print(f"| {r['subject']} | {r['backend']} | {r['variant']} | {r['precision']} "
+              f"| {r['input']} | {r['median_ms']:.3f} | {r['p95_ms']:.3f} | {r['fps']:.1f} "
+              f"| {'' if share is None else f'{share:.0%}'} "
+              f"| {'' if within is None else ('yes' if within else 'NO')} | ok |")
+    print(f"choice: {result['choice']}")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--device', default='cuda', help="'cuda', 'cuda:N' or 'cpu'")
+    parser.add_argument('--sizes', nargs='+', default=None, help=f'WxH (default {SIZES})')
+    parser.add_argument('--precisions', nargs='+', choices=list(PRECISIONS), default=None)
+    parser.add_argument('--variants', nargs='+', default=None, help=f'default {VARIANTS}')
+    parser.add_argument('--compile-sizes', nargs='+', default=[TARGET_SIZE],
+                        help='sizes at which compile variants run (compiling takes minutes)')
+    parser.add_argument('--weights', default=None, help='weights file (default: shipped)')
+    parser.add_argument('--frames', default=None, help='sequence for the accuracy check '
+                        '(rmdepth_ros.open_sequence); default: synthetic frames')
+    parser.add_argument('--accuracy-frames', type=int, default=6)
+    parser.add_argument('--seconds', type=float, default=0.5, help='per latency measurement')
+    parser.add_argument('--min-iters', type=int, default=20)
+    parser.add_argument('--max-iters', type=int, default=2000)
+    parser.add_argument('--warmup', type=int, default=10)
+    parser.add_argument('--breakdown-frames', type=int, default=20,
+                        help='frames timed with the networks synchronised (stage shares)')
+    parser.add_argument('--budget-s', type=float, default=None,
+                        help='start no new case after this many seconds (recorded as skipped)')
+    parser.add_argument('--no-cudnn-benchmark', action='store_true',
+                        help="leave cuDNN's algorithm search off (default: on, fixed sizes)")
+    parser.add_argument('--quick', action='store_true', help='one small size, few iterations')
+    parser.add_argument('--update-defaults', action='store_true', help='write the measured '
+                        "eager precision to rmdepth_ros/backends/cuda_defaults.json ('auto')")
+    parser.add_argument('--json', action='store_true', help='print the JSON, not the table')
+    parser.add_argument('--out', default=None, help='JSON path (default: bench/results/'
+                        'gpu-<device>.json)')
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.sizes = args.sizes or ['192x64']
+        args.seconds, args.min_iters, args.warmup, args.breakdown_frames = 0.02, 2, 1, 2
+        args.accuracy_frames = min(args.accuracy_frames, 3)
+    args.sizes = args.sizes or list(SIZES)
+    for size in args.sizes + args.compile_sizes:
+        try:
+            parse_size(size)
+        except argparse.ArgumentTypeError as error:
+            parser.error(str(error))
+    args.precisions = args.precisions or ['fp32', 'bf16', 'fp16']
+    if args.variants is None:
+        args.variants = (list(VARIANTS) if args.device.startswith('cuda')
+                         else ['eager', 'channels_last'])
+    for variant in args.variants:
+        try:
+            parse_variant(variant)
+        except BackendError as error:
+            parser.error(str(error))
+    if args.accuracy_frames < 2:
+        parser.error('--accuracy-frames must be at least 2 (motion needs a previous frame)')
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.device != 'cpu' and not torch.cuda.is_available():
+        print(f'bench_gpu: no CUDA device (torch {torch.__version__} sees none); '
+              f'--device cpu tests the script on the CPU')
+        return NO_CUDA
+    device = torch.device(args.device)
+    torch.backends.cudnn.benchmark = device.type == 'cuda' and not args.no_cudnn_benchmark
+    bench = Bench(args, device)
+    for variant in args.variants:  # cheap variants first: a budget cut drops compile first
+        for size in args.sizes:
+            for precision in args.precisions:
+                bench.case(size, precision, variant)
+    bench.rows.extend(bench.onnxruntime_cuda())
+    result = {'schema': 1, 'environment': environment(device), 'rows': bench.rows,
+              'tolerances': TOLERANCES, 'model_id': bench.metadata.get('model_id', 'in-memory'),
+              'frames': args.frames or 'synthetic', 'accuracy_frames': args.accuracy_frames,
+              'quick': args.quick, 'date': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
+              'seconds': round(time.perf_counter() - bench.started, 1)}
+    result['choice'] = choose(result['rows'])
+    name = re.sub(r'[^a-z0-9]+', '-', result['environment']['device']['name'].lower()).strip('-')
+    out = Path(args.out) if args.out else RESULTS / f'gpu-{name}.json'
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result = _finite(result)
+    out.write_text(json.dumps(result, indent=1) + '\n')
+    if args.update_defaults:
+        chosen = update_defaults(result, out)
+        print(f'cuda_defaults.json: precision {chosen}' if chosen else
+              'cuda_defaults.json left alone: no CUDA pipeline within tolerance')
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print_table(result)
+        print(f'wrote {out}')
+    return 0
+
+
+def _finite(value):
+    """`value` with every NaN / infinite float as None (strict JSON has neither)."""
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0][:200] if text else type(error).__name__
+
+
+if __name__ == '__main__':
+    sys.exit(main())
