@@ -37,9 +37,9 @@ import time
 import numpy as np
 import torch
 
-from rmdepth_ros.backends.precision import CUDA_DEFAULTS_FILE, PRECISIONS
 from rmdepth_ros.backends.runners import BackendError
 from rmdepth_ros.backends.torch_variants import build_runner, parse_variant
+from rmdepth_ros.device import CUDA_DEFAULTS_FILE, PRECISIONS
 from rmdepth_ros.evaluation.agreement import TOLERANCES, agreement, check_tolerance
 from rmdepth_ros.inference import Estimator
 from rmdepth_ros.model.weights import load_weights
@@ -404,7 +404,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="leave cuDNN's algorithm search off (default: on, fixed sizes)")
     parser.add_argument('--quick', action='store_true', help='one small size, few iterations')
     parser.add_argument('--update-defaults', action='store_true', help='write the measured '
-                        "eager precision to rmdepth_ros/backends/cuda_defaults.json ('auto')")
+                        "eager precision to rmdepth_ros/cuda_defaults.json ('auto')")
     parser.add_argument('--json', action='store_true', help='print the JSON, not the table')
     parser.add_argument('--out', default=None, help='JSON path (default: bench/results/'
                         'gpu-<device>.json)')

@@ -5,6 +5,10 @@ No ROS here; used by `inference.Estimator` and the evaluation tools.
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 import torch
 
 #: precision option -> the autocast dtype ('fp32' runs without autocast).
@@ -26,3 +30,35 @@ def select_device(device: str) -> torch.device:
                              f'{torch.cuda.device_count()} CUDA device(s) exist')
         return torch.device(device)
     raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got '{device}'")
+
+
+#: The precision option's values: 'auto' or one of PRECISIONS.
+PRECISION_CHOICES = ('auto', *PRECISIONS)
+#: What 'auto' means with backend 'torch' on CUDA; bench/bench_gpu.py --update-defaults writes it.
+CUDA_DEFAULTS_FILE = Path(__file__).with_name('cuda_defaults.json')
+
+
+def cuda_defaults(path: str | os.PathLike = CUDA_DEFAULTS_FILE) -> dict:
+    """The CUDA defaults file as a dict; ValueError (one line) when it is unreadable or wrong."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise ValueError(f'{path}: cannot read the CUDA defaults ({error})') from None
+    if not isinstance(data, dict) or data.get('precision') not in PRECISIONS:
+        raise ValueError(f"{path}: 'precision' must be one of {', '.join(PRECISIONS)}")
+    return data
+
+
+def resolve_precision(precision: str, device: torch.device, backend: str = 'torch',
+                      defaults: str | os.PathLike = CUDA_DEFAULTS_FILE) -> str:
+    """`precision` with 'auto' made concrete: fp32 on the CPU and for the ONNX backends (they
+    run float32); with backend 'torch' on CUDA, the precision of the `defaults` file (the
+    fastest within tolerance of CPU fp32 where a GPU was measured; README "GPU")."""
+    if precision not in PRECISION_CHOICES:
+        raise ValueError(f"precision must be one of {', '.join(PRECISION_CHOICES)}, "
+                         f"got '{precision}'")
+    if precision != 'auto':
+        return precision
+    if device.type != 'cuda' or backend != 'torch':
+        return 'fp32'
+    return cuda_defaults(defaults)['precision']

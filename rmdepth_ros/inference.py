@@ -22,7 +22,7 @@ import torch
 
 from rmdepth_ros.backends import BACKENDS, create_runner, resolve_auto_device
 from rmdepth_ros.continuity import PreviousFrame, continuity_break
-from rmdepth_ros.device import PRECISIONS, select_device
+from rmdepth_ros.device import PRECISIONS, resolve_precision, select_device
 from rmdepth_ros.frame_input import to_network_tensor, validate_frame, validate_skipped
 from rmdepth_ros.model import geometry
 from rmdepth_ros.model.depth_net import disp_to_depth
@@ -68,7 +68,9 @@ class Estimator:
     """Per-frame depth, ego-motion, optical flow and moving-object masks.
 
     weights: path of a weights file (None = the shipped default).
-    device: 'auto' | 'cpu' | 'cuda' | 'cuda:N'. precision: 'fp32', or 'fp16' / 'bf16' on CUDA.
+    device: 'auto' | 'cpu' | 'cuda' | 'cuda:N'. precision: 'auto' (fp32 on the CPU; on CUDA
+      the measured default of rmdepth_ros/cuda_defaults.json, see rmdepth_ros.device), 'fp32',
+      or 'fp16' / 'bf16' on CUDA; `self.precision` is the resolved one.
     input_size: (width, height) of the network input; default: the weights' training size.
       Both must be multiples of 8.
     max_frame_gap: seconds; a larger gap between consecutive frames of the stream resets the
@@ -84,7 +86,7 @@ class Estimator:
     """
 
     def __init__(self, weights: str | os.PathLike | None = None, device: str = 'auto',
-                 precision: str = 'fp32', input_size: tuple[int, int] | None = None,
+                 precision: str = 'auto', input_size: tuple[int, int] | None = None,
                  max_frame_gap: float = 0.5, output: str = 'input',
                  model: RMDepth | None = None, metadata: dict[str, Any] | None = None,
                  resize: str = DEFAULT_RESIZE, backend: str = 'torch',
@@ -92,9 +94,7 @@ class Estimator:
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got '{backend}'")
         self.device = select_device(resolve_auto_device(backend, device))
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, "
-                             f"got '{precision}'")
+        precision = resolve_precision(precision, self.device, backend)
         if precision != 'fp32' and self.device.type != 'cuda':
             raise ValueError(f"precision '{precision}' needs a CUDA device; use fp32 on CPU")
         if precision != 'fp32' and backend != 'torch':

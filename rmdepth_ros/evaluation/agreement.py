@@ -75,7 +75,8 @@ def agreement(reference: Sequence, outputs: Sequence) -> dict[str, float]:
     nan = float('nan')
     return {
         'depth_rel_median': float(np.median(relative)) if relative.size else nan,
-        'depth_rel_p95': float(np.percentile(relative, 95)) if relative.size else nan,
+        'depth_rel_p95': (float(np.percentile(relative, 95, method='higher')) if relative.size
+                          else nan),
         'translation_rel': max(translation) if translation else nan,
         'rotation_deg': max(rotation) if rotation else nan,
         'flow_epe_px': float(np.mean(epe)) if epe else nan,

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from rmdepth_ros.device import PRECISION_CHOICES
 from rmdepth_ros.resize import DEFAULT_RESIZE, RESIZE_MODES
 
 NODE_NAME = 'rmdepth_node'
@@ -51,8 +52,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               'package'),
     ParamSpec('device', 'auto', 'inference device: auto (CUDA if available, else CPU), cpu, '
               'cuda or cuda:N', choices=('auto', 'cpu', 'cuda', 'cuda:N')),
-    ParamSpec('precision', 'fp32', 'inference precision; fp16 and bf16 need CUDA',
-              choices=('fp32', 'fp16', 'bf16')),
+    ParamSpec('precision', 'auto', 'inference precision: auto (fp32 on the CPU; on CUDA the '
+              'default measured by bench/bench_gpu.py, rmdepth_ros/cuda_defaults.json), fp32, '
+              'or fp16 / bf16 (need CUDA)', choices=PRECISION_CHOICES),
     ParamSpec('backend', 'torch', 'where the networks run: torch (PyTorch eager), onnxruntime or '
               'openvino (ONNX exports of the weights, made on first use and cached; fp32; need '
               'pip install -r requirements-backends.txt)',

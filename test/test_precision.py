@@ -1,0 +1,59 @@
+"""The precision option: 'auto' per device and backend, the CUDA defaults file, bad values."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from rmdepth_ros.device import (
+    CUDA_DEFAULTS_FILE,
+    PRECISION_CHOICES,
+    cuda_defaults,
+    resolve_precision,
+)
+from rmdepth_ros.inference import Estimator
+from rmdepth_ros.ros.node_config import NodeConfig
+
+CPU, CUDA = torch.device('cpu'), torch.device('cuda')  # a device object needs no GPU
+
+
+def test_auto_is_fp32_on_cpu_and_for_onnx_backends(tmp_path: Path) -> None:
+    half = tmp_path / 'defaults.json'
+    half.write_text(json.dumps({'precision': 'fp16', 'measured': True}))
+    assert resolve_precision('auto', CPU, defaults=half) == 'fp32'
+    assert resolve_precision('auto', CUDA, 'onnxruntime', defaults=half) == 'fp32'
+    assert resolve_precision('auto', CUDA, 'torch', defaults=half) == 'fp16'
+    assert resolve_precision('bf16', CUDA, defaults=half) == 'bf16'  # explicit wins
+
+
+def test_unknown_precision_and_broken_defaults_give_one_line(tmp_path: Path) -> None:
+    with pytest.raises(ValueError) as error:
+        resolve_precision('fp64', CPU)
+    assert str(error.value) == "precision must be one of auto, fp32, fp16, bf16, got 'fp64'"
+    broken = tmp_path / 'defaults.json'
+    for text in ('{not json', json.dumps({'precision': 'int8'}), '[]'):
+        broken.write_text(text)
+        with pytest.raises(ValueError) as error:
+            resolve_precision('auto', CUDA, defaults=broken)
+        assert str(broken) in str(error.value) and '\n' not in str(error.value)
+
+
+def test_the_shipped_defaults_are_honest() -> None:
+    """Until a GPU measured otherwise, 'auto' on CUDA is the reference precision."""
+    data = cuda_defaults()
+    assert CUDA_DEFAULTS_FILE.name == 'cuda_defaults.json'
+    assert data['precision'] == 'fp32' or data['measured'] is True
+    assert isinstance(data['note'], str) and data['note']
+
+
+def test_estimator_and_node_take_auto(tiny_weights: Path) -> None:
+    estimator = Estimator(tiny_weights, device='cpu')  # the default is 'auto'
+    assert estimator.precision == 'fp32' and estimator.autocast_dtype == torch.float32
+    with pytest.raises(ValueError, match='precision must be one of auto, fp32, fp16, bf16'):
+        Estimator(tiny_weights, device='cpu', precision='half')
+    assert NodeConfig.from_values({}).precision == 'auto'
+    for value in PRECISION_CHOICES:
+        assert NodeConfig.from_values({'precision': value}).precision == value
