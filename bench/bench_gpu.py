@@ -25,22 +25,19 @@ import copy
 import importlib.util
 import json
 import math
-import os
 from pathlib import Path
-import platform
 import re
-import shutil
-import subprocess
 import sys
 import time
 
-import numpy as np
 import torch
 
 from rmdepth_ros.backends.runners import BackendError
 from rmdepth_ros.backends.torch_variants import build_runner, parse_variant
 from rmdepth_ros.device import CUDA_DEFAULTS_FILE, PRECISIONS
 from rmdepth_ros.evaluation.agreement import TOLERANCES, agreement, check_tolerance
+from rmdepth_ros.evaluation.environment import describe_environment
+from rmdepth_ros.evaluation.timing import SyncTimedRunner, time_calls
 from rmdepth_ros.inference import Estimator
 from rmdepth_ros.model.weights import load_weights
 
@@ -59,57 +56,6 @@ def parse_size(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(f"size must be WxH, multiples of 8, at least 16, got "
                                          f"'{text}'")
     return int(match[1]), int(match[2])
-
-
-def sync(device: torch.device) -> None:
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
-def measure(call, device: torch.device, args: argparse.Namespace) -> dict[str, float]:
-    """Median / p95 latency of `call` (synchronised after each) and back-to-back throughput."""
-    for _ in range(args.warmup):
-        call()
-    sync(device)
-    latencies: list[float] = []
-    start = time.perf_counter()
-    while len(latencies) < args.min_iters or (time.perf_counter() - start < args.seconds
-                                              and len(latencies) < args.max_iters):
-        tick = time.perf_counter()
-        call()
-        sync(device)
-        latencies.append((time.perf_counter() - tick) * 1e3)
-    count = len(latencies)
-    tick = time.perf_counter()
-    for _ in range(count):
-        call()
-    sync(device)
-    seconds = time.perf_counter() - tick
-    return {'median_ms': float(np.median(latencies)),
-            'p95_ms': float(np.percentile(latencies, 95)),
-            'fps': count / seconds, 'iterations': count}
-
-
-class TimedRunner:
-    """Wraps a runner; accumulates the milliseconds of its network calls (synchronised)."""
-
-    def __init__(self, inner, device: torch.device) -> None:
-        self.inner, self.device, self.ms = inner, device, 0.0
-        self.description = inner.description
-
-    def depth(self, image):
-        return self._timed(self.inner.depth, image)
-
-    def motion(self, *inputs):
-        return self._timed(self.inner.motion, *inputs)
-
-    def _timed(self, call, *inputs):
-        sync(self.device)
-        tick = time.perf_counter()
-        result = call(*inputs)
-        sync(self.device)
-        self.ms += (time.perf_counter() - tick) * 1e3
-        return result
 
 
 class Stream:
@@ -166,6 +112,11 @@ class Bench:
             self._references[size] = (frames, run_outputs(cpu, frames))
         return self._references[size]
 
+    def time(self, call) -> dict[str, float]:
+        args = self.args
+        return time_calls(call, self.device, args.warmup, args.min_iters, args.seconds,
+                          args.max_iters)
+
     def skip_reason(self, size_text: str, precision: str, variant: str) -> str | None:
         parts = parse_variant(variant)
         if precision != 'fp32' and self.device.type != 'cuda':
@@ -174,9 +125,12 @@ class Bench:
             return 'CUDA graphs need CUDA'
         if 'compile' in parts and size_text not in self.args.compile_sizes:
             return f"compile measured only at {', '.join(self.args.compile_sizes)}"
-        budget = self.args.budget_s
-        if budget and time.perf_counter() - self.started > budget:
+        budget, spent = self.args.budget_s, time.perf_counter() - self.started
+        if budget and spent > budget:
             return f'time budget of {budget:.0f} s spent'
+        if budget and 'compile' in parts and spent > budget - self.args.compile_reserve_s:
+            return (f'{budget - spent:.0f} s of the budget left, under the '
+                    f'{self.args.compile_reserve_s:.0f} s kept for compiling')
         return None
 
     def case(self, size_text: str, precision: str, variant: str) -> None:
@@ -212,12 +166,11 @@ class Bench:
         with torch.inference_mode(), est._autocast():
             runner.depth(image)  # compiles (torch.compile) outside the timings
             runner.motion(image, image, depth, k[None])
-            depth_row = measure(lambda: runner.depth(image), self.device, self.args)
-            motion_row = measure(lambda: runner.motion(image, other, depth, k[None]),
-                                 self.device, self.args)
+            depth_row = self.time(lambda: runner.depth(image))
+            motion_row = self.time(lambda: runner.motion(image, other, depth, k[None]))
         outputs = run_outputs(est, frames)
         stream = Stream(est, frames)
-        pipeline_row = measure(stream.step, self.device, self.args)
+        pipeline_row = self.time(stream.step)
         pipeline_row.update(self._breakdown(est, runner, frames))
         metrics = agreement(reference, outputs)
         failures = check_tolerance(metrics, precision)
@@ -230,7 +183,7 @@ class Bench:
 
     def _breakdown(self, est: Estimator, runner, frames: list) -> dict:
         """Mean per-frame stage times and the networks' share, networks synchronised."""
-        timed = TimedRunner(runner, self.device)
+        timed = SyncTimedRunner(runner, self.device)
         est._runner = timed
         stream = Stream(est, frames)
         stream.step()  # a previous frame, so that every measured frame runs both networks
@@ -289,42 +242,8 @@ class Bench:
             return {'status': 'failed', 'reason': _first_line(error)}
         frames, reference = self.reference(size)
         metrics = agreement(reference, run_outputs(est, frames))
-        return {'status': 'ok', **measure(Stream(est, frames).step, self.device, self.args),
+        return {'status': 'ok', **self.time(Stream(est, frames).step),
                 'agreement': metrics, 'within_tolerance': not check_tolerance(metrics, 'fp32')}
-
-
-def environment(device: torch.device) -> dict:
-    """Device, driver and library versions, and the numeric settings in force."""
-    info: dict = {'device_type': device.type, 'cpu': platform.processor() or platform.machine(),
-                  'cpu_count': os.cpu_count(), 'threads': torch.get_num_threads()}
-    if device.type == 'cuda':
-        props = torch.cuda.get_device_properties(device)
-        info.update(name=props.name, capability=f'{props.major}.{props.minor}',
-                    memory_gib=round(props.total_memory / 2**30, 1),
-                    multiprocessors=props.multi_processor_count, driver=_driver_version())
-    else:
-        info['name'] = f"cpu ({info['cpu']})"
-    versions = {'python': platform.python_version(), 'torch': torch.__version__,
-                'cuda': torch.version.cuda, 'cudnn': torch.backends.cudnn.version(),
-                'numpy': np.__version__}
-    for package in ('cv2', 'triton', 'onnxruntime'):
-        if importlib.util.find_spec(package) is not None:
-            versions[package] = getattr(__import__(package), '__version__', 'unknown')
-    settings = {'cudnn_benchmark': torch.backends.cudnn.benchmark,
-                'cudnn_allow_tf32': torch.backends.cudnn.allow_tf32,
-                'matmul_allow_tf32': torch.backends.cuda.matmul.allow_tf32}
-    return {'device': info, 'versions': versions, 'settings': settings}
-
-
-def _driver_version() -> str | None:
-    if shutil.which('nvidia-smi') is None:
-        return None
-    try:
-        result = subprocess.run(['nvidia-smi', '--query-gpu=driver_version', '--format=csv,'
-                                 'noheader'], capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return result.stdout.strip().splitlines()[0] if result.stdout.strip() else None
 
 
 def choose(rows: list[dict]) -> dict:
@@ -359,24 +278,32 @@ def update_defaults(result: dict, out: Path) -> str | None:
 
 
 def print_table(result: dict) -> None:
+    """One line per backend x variant x precision x input (README "GPU" has this layout)."""
     env = result['environment']
     print(f"# {env['device']['name']}, driver {env['device'].get('driver')}, torch "
           f"{env['versions']['torch']}, CUDA {env['versions']['cuda']}, cuDNN "
           f"{env['versions']['cudnn']}; {result['seconds']} s")
-    print('| subject | backend | variant | precision | input | median ms | p95 ms | FPS '
-          '| outside nets | within tol. | status |')
-    print('|---|---|---|---|---|---:|---:|---:|---:|---|---|')
-    for r in result['rows']:
-        if r['status'] != 'ok':
-            print(f"| {r['subject']} | {r['backend']} | {r['variant']} | {r['precision']} "
-                  f"| {r['input']} | | | | | | {r['status']}: {r.get('reason')} |")
+    print('| input | precision | backend / variant | depth FPS | motion FPS | pipeline FPS '
+          '| pipeline median / p95 ms | outside networks | within tolerance |')
+    print('|---|---|---|---:|---:|---:|---:|---:|---|')
+    cases: dict[tuple, dict[str, dict]] = {}
+    for row in result['rows']:
+        key = (row['input'], row['precision'], f"{row['backend']} / {row['variant']}")
+        cases.setdefault(key, {})[row['subject']] = row
+    for (size, precision, name), subjects in cases.items():
+        pipeline = subjects.get('pipeline', {})
+        if pipeline.get('status') != 'ok':
+            print(f"| {size} | {precision} | {name} | {pipeline.get('status')}: "
+                  f"{pipeline.get('reason')} | | | | | |")
             continue
-        share = r.get('outside_networks_share')
-        within = r.get('within_tolerance')
-        print(f"| {r['subject']} | {r['backend']} | {r['variant']} | {r['precision']} "
-              f"| {r['input']} | {r['median_ms']:.3f} | {r['p95_ms']:.3f} | {r['fps']:.1f} "
+        fps = [f"{subjects[s]['fps']:.1f}" if s in subjects else '' for s in ('depth', 'motion')]
+        share = pipeline.get('outside_networks_share')
+        within = pipeline.get('within_tolerance')
+        failures = '; '.join(pipeline.get('tolerance_failures') or [])
+        print(f"| {size} | {precision} | {name} | {fps[0]} | {fps[1]} | {pipeline['fps']:.1f} "
+              f"| {pipeline['median_ms']:.2f} / {pipeline['p95_ms']:.2f} "
               f"| {'' if share is None else f'{share:.0%}'} "
-              f"| {'' if within is None else ('yes' if within else 'NO')} | ok |")
+              f"| {'yes' if within else f'NO ({failures})'} |")
     print(f"choice: {result['choice']}")
 
 
@@ -400,14 +327,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help='frames timed with the networks synchronised (stage shares)')
     parser.add_argument('--budget-s', type=float, default=None,
                         help='start no new case after this many seconds (recorded as skipped)')
+    parser.add_argument('--compile-reserve-s', type=float, default=90.0,
+                        help='with --budget-s, start a compile case only with this much left')
     parser.add_argument('--no-cudnn-benchmark', action='store_true',
                         help="leave cuDNN's algorithm search off (default: on, fixed sizes)")
     parser.add_argument('--quick', action='store_true', help='one small size, few iterations')
     parser.add_argument('--update-defaults', action='store_true', help='write the measured '
                         "eager precision to rmdepth_ros/cuda_defaults.json ('auto')")
     parser.add_argument('--json', action='store_true', help='print the JSON, not the table')
-    parser.add_argument('--out', default=None, help='JSON path (default: bench/results/'
-                        'gpu-<device>.json)')
+    parser.add_argument('--out', default=None, help='JSON path, or a folder for '
+                        'gpu-<device>.json (default: bench/results/); rewritten after every case')
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes = args.sizes or ['192x64']
@@ -442,22 +371,18 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device(args.device)
     torch.backends.cudnn.benchmark = device.type == 'cuda' and not args.no_cudnn_benchmark
     bench = Bench(args, device)
+    env = describe_environment(device)
+    name = re.sub(r'[^a-z0-9]+', '-', env['device']['name'].lower()).strip('-')
+    out = Path(args.out) if args.out else RESULTS
+    out = out / f'gpu-{name}.json' if out.is_dir() or not out.suffix else out
+    out.parent.mkdir(parents=True, exist_ok=True)
     for variant in args.variants:  # cheap variants first: a budget cut drops compile first
         for size in args.sizes:
             for precision in args.precisions:
                 bench.case(size, precision, variant)
+                save(bench, env, out, partial=True)  # a killed run still leaves its rows
     bench.rows.extend(bench.onnxruntime_cuda())
-    result = {'schema': 1, 'environment': environment(device), 'rows': bench.rows,
-              'tolerances': TOLERANCES, 'model_id': bench.metadata.get('model_id', 'in-memory'),
-              'frames': args.frames or 'synthetic', 'accuracy_frames': args.accuracy_frames,
-              'quick': args.quick, 'date': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
-              'seconds': round(time.perf_counter() - bench.started, 1)}
-    result['choice'] = choose(result['rows'])
-    name = re.sub(r'[^a-z0-9]+', '-', result['environment']['device']['name'].lower()).strip('-')
-    out = Path(args.out) if args.out else RESULTS / f'gpu-{name}.json'
-    out.parent.mkdir(parents=True, exist_ok=True)
-    result = _finite(result)
-    out.write_text(json.dumps(result, indent=1) + '\n')
+    result = save(bench, env, out, partial=False)
     if args.update_defaults:
         chosen = update_defaults(result, out)
         print(f'cuda_defaults.json: precision {chosen}' if chosen else
@@ -468,6 +393,20 @@ def main(argv: list[str] | None = None) -> int:
         print_table(result)
         print(f'wrote {out}')
     return 0
+
+
+def save(bench: Bench, env: dict, out: Path, partial: bool) -> dict:
+    """Write the results so far to `out` (strict JSON) and return them."""
+    args = bench.args
+    result = {'schema': 1, 'partial': partial, 'environment': env, 'rows': bench.rows,
+              'tolerances': TOLERANCES, 'model_id': bench.metadata.get('model_id', 'in-memory'),
+              'frames': args.frames or 'synthetic', 'accuracy_frames': args.accuracy_frames,
+              'quick': args.quick, 'date': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
+              'seconds': round(time.perf_counter() - bench.started, 1),
+              'choice': choose(bench.rows)}
+    result = _finite(result)
+    out.write_text(json.dumps(result, indent=1) + '\n')
+    return result
 
 
 def _finite(value):

@@ -23,7 +23,9 @@ def select_device(device: str) -> torch.device:
         return torch.device('cpu')
     if device == 'cuda' or (device.startswith('cuda:') and device[5:].isdigit()):
         if not torch.cuda.is_available():
-            raise ValueError(f"device '{device}' requested but CUDA is not available")
+            build = ('this PyTorch is a CPU build; see requirements-gpu.txt'
+                     if torch.version.cuda is None else 'no GPU or driver found')
+            raise ValueError(f"device '{device}' requested but CUDA is not available ({build})")
         index = int(device[5:]) if ':' in device else 0
         if index >= torch.cuda.device_count():
             raise ValueError(f"device '{device}' requested but only "

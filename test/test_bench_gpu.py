@@ -43,7 +43,7 @@ def test_quick_cpu_run_writes_the_documented_json(tiny_weights: Path, tmp_path: 
                           '--accuracy-frames', '2', '--out', str(out)])
     assert code == 0
     printed = capsys.readouterr().out
-    assert '| subject | backend | variant |' in printed and f'wrote {out}' in printed
+    assert '| input | precision | backend / variant |' in printed and f'wrote {out}' in printed
     result = json.loads(out.read_text())  # strict JSON: no NaN
     env = result['environment']
     assert env['device']['device_type'] == 'cpu' and env['device']['name'].startswith('cpu')

@@ -112,7 +112,9 @@ class OnnxRuntimeRunner(_OnnxRunner):
         if self.device.type == 'cuda':
             if 'CUDAExecutionProvider' not in ort.get_available_providers():
                 raise BackendError("backend 'onnxruntime' on a CUDA device needs the "
-                                   'CUDAExecutionProvider: pip install onnxruntime-gpu')
+                                   'CUDAExecutionProvider, which this onnxruntime lacks: pip '
+                                   'uninstall onnxruntime, then pip install -r '
+                                   'requirements-gpu.txt (onnxruntime-gpu)')
             providers.insert(0, ('CUDAExecutionProvider', {'device_id': self.device.index or 0}))
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
