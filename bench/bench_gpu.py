@@ -34,7 +34,7 @@ import torch
 
 from rmdepth_ros.backends.runners import BackendError
 from rmdepth_ros.backends.torch_variants import build_runner, parse_variant
-from rmdepth_ros.device import CUDA_DEFAULTS_FILE, PRECISIONS
+from rmdepth_ros.device import CUDA_DEFAULT_VARIANTS, CUDA_DEFAULTS_FILE, PRECISIONS
 from rmdepth_ros.evaluation.agreement import TOLERANCES, agreement, check_tolerance
 from rmdepth_ros.evaluation.environment import describe_environment
 from rmdepth_ros.evaluation.timing import SyncTimedRunner, time_calls
@@ -247,14 +247,18 @@ class Bench:
 
 
 def choose(rows: list[dict]) -> dict:
-    """The fastest pipeline within tolerance at TARGET_SIZE: overall, and per precision with
-    the eager runner (what the Estimator runs; its precision 'auto' is this choice)."""
-    ok = [r for r in rows if r['subject'] == 'pipeline' and r['status'] == 'ok'
-          and r['input'] == TARGET_SIZE and r.get('within_tolerance')]
+    """The fastest pipeline at TARGET_SIZE whose outputs were within tolerance at every size
+    measured: of any backend and variant ('fastest'), and of the PyTorch variants the Estimator
+    may run by default ('default', what --update-defaults writes: no torch.compile)."""
+    pipelines = [r for r in rows if r['subject'] == 'pipeline' and r['status'] == 'ok']
+    failed = {(r['backend'], r['variant'], r['precision']) for r in pipelines
+              if not r.get('within_tolerance')}
+    ok = [r for r in pipelines if r['input'] == TARGET_SIZE
+          and (r['backend'], r['variant'], r['precision']) not in failed]
     fastest = max(ok, key=lambda r: r['fps'], default=None)
-    eager = [r for r in ok if r['variant'] == 'eager' and r['backend'] == 'torch']
-    best_eager = max(eager, key=lambda r: r['fps'], default=None)
-    return {'fastest': _pick(fastest), 'eager_precision': _pick(best_eager)}
+    usable = [r for r in ok if r['backend'] == 'torch' and r['variant'] in CUDA_DEFAULT_VARIANTS]
+    default = max(usable, key=lambda r: r['fps'], default=None)
+    return {'fastest': _pick(fastest), 'default': _pick(default)}
 
 
 def _pick(row: dict | None) -> dict | None:
@@ -262,19 +266,20 @@ def _pick(row: dict | None) -> dict | None:
     return None if row is None else {key: row[key] for key in keys}
 
 
-def update_defaults(result: dict, out: Path) -> str | None:
-    """Rewrite cuda_defaults.json with the measured eager choice; None when there is none."""
-    best = result['choice']['eager_precision']
+def update_defaults(result: dict, out: Path) -> dict | None:
+    """Rewrite cuda_defaults.json with the measured default; None (file untouched) without
+    one or off CUDA."""
+    best = result['choice']['default']
     if best is None or result['environment']['device']['device_type'] != 'cuda':
         return None
     device = result['environment']['device']
     CUDA_DEFAULTS_FILE.write_text(json.dumps({
-        'precision': best['precision'], 'measured': True,
+        'precision': best['precision'], 'variant': best['variant'], 'measured': True,
         'note': (f"Measured on {device['name']} (driver {device.get('driver')}), torch "
-                 f"{result['environment']['versions']['torch']}: the fastest eager pipeline at "
-                 f'{TARGET_SIZE} within tolerance of CPU fp32, {best["fps"]:.1f} FPS; '
-                 f'bench/bench_gpu.py, {out.name}.')}, indent=2) + '\n')
-    return best['precision']
+                 f"{result['environment']['versions']['torch']}: the fastest pipeline at "
+                 f'{TARGET_SIZE} within tolerance of CPU fp32 at every size measured, '
+                 f'{best["fps"]:.1f} FPS; bench/bench_gpu.py, {out.name}.')}, indent=2) + '\n')
+    return best
 
 
 def print_table(result: dict) -> None:
@@ -333,7 +338,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="leave cuDNN's algorithm search off (default: on, fixed sizes)")
     parser.add_argument('--quick', action='store_true', help='one small size, few iterations')
     parser.add_argument('--update-defaults', action='store_true', help='write the measured '
-                        "eager precision to rmdepth_ros/cuda_defaults.json ('auto')")
+                        "precision and variant to rmdepth_ros/cuda_defaults.json ('auto')")
     parser.add_argument('--json', action='store_true', help='print the JSON, not the table')
     parser.add_argument('--out', default=None, help='JSON path, or a folder for '
                         'gpu-<device>.json (default: bench/results/); rewritten after every case')
@@ -385,7 +390,8 @@ def main(argv: list[str] | None = None) -> int:
     result = save(bench, env, out, partial=False)
     if args.update_defaults:
         chosen = update_defaults(result, out)
-        print(f'cuda_defaults.json: precision {chosen}' if chosen else
+        print(f"cuda_defaults.json: precision {chosen['precision']}, variant "
+              f"{chosen['variant']}" if chosen else
               'cuda_defaults.json left alone: no CUDA pipeline within tolerance')
     if args.json:
         print(json.dumps(result))

@@ -38,6 +38,9 @@ def select_device(device: str) -> torch.device:
 PRECISION_CHOICES = ('auto', *PRECISIONS)
 #: What 'auto' means with backend 'torch' on CUDA; bench/bench_gpu.py --update-defaults writes it.
 CUDA_DEFAULTS_FILE = Path(__file__).with_name('cuda_defaults.json')
+#: The runner variants (rmdepth_ros.backends.torch_variants) the defaults file may name; not
+#: torch.compile, which would take minutes at every start.
+CUDA_DEFAULT_VARIANTS = ('eager', 'channels_last', 'cuda_graph', 'channels_last+cuda_graph')
 
 
 def cuda_defaults(path: str | os.PathLike = CUDA_DEFAULTS_FILE) -> dict:
@@ -48,6 +51,8 @@ def cuda_defaults(path: str | os.PathLike = CUDA_DEFAULTS_FILE) -> dict:
         raise ValueError(f'{path}: cannot read the CUDA defaults ({error})') from None
     if not isinstance(data, dict) or data.get('precision') not in PRECISIONS:
         raise ValueError(f"{path}: 'precision' must be one of {', '.join(PRECISIONS)}")
+    if data.setdefault('variant', 'eager') not in CUDA_DEFAULT_VARIANTS:
+        raise ValueError(f"{path}: 'variant' must be one of {', '.join(CUDA_DEFAULT_VARIANTS)}")
     return data
 
 
@@ -64,3 +69,12 @@ def resolve_precision(precision: str, device: torch.device, backend: str = 'torc
     if device.type != 'cuda' or backend != 'torch':
         return 'fp32'
     return cuda_defaults(defaults)['precision']
+
+
+def cuda_runner_variant(device: torch.device, backend: str = 'torch',
+                        defaults: str | os.PathLike = CUDA_DEFAULTS_FILE) -> str:
+    """How the Estimator runs PyTorch's networks: 'eager' on the CPU and for the ONNX backends;
+    with backend 'torch' on CUDA, the `defaults` file's variant (absent: 'eager')."""
+    if device.type != 'cuda' or backend != 'torch':
+        return 'eager'
+    return cuda_defaults(defaults)['variant']

@@ -22,7 +22,12 @@ import torch
 
 from rmdepth_ros.backends import BACKENDS, create_runner, resolve_auto_device
 from rmdepth_ros.continuity import PreviousFrame, continuity_break
-from rmdepth_ros.device import PRECISIONS, resolve_precision, select_device
+from rmdepth_ros.device import (
+    PRECISIONS,
+    cuda_runner_variant,
+    resolve_precision,
+    select_device,
+)
 from rmdepth_ros.frame_input import to_network_tensor, validate_frame, validate_skipped
 from rmdepth_ros.model import geometry
 from rmdepth_ros.model.depth_net import disp_to_depth
@@ -79,9 +84,10 @@ class Estimator:
     resize: how an image whose aspect ratio differs from input_size's reaches the network:
       'crop' (centre crop; outputs NaN outside it), 'pad' (edge-replicated padding) or
       'stretch'; see rmdepth_ros.resize.
-    backend: where the two networks run: 'torch' (eager), 'onnxruntime' or 'openvino' (ONNX
-      exports of the same weights, built on first use and cached; fp32 only; see
-      rmdepth_ros.backends). Everything else is the same for every backend.
+    backend: where the two networks run: 'torch' (eager; on CUDA the runner variant named in
+      rmdepth_ros/cuda_defaults.json, eager until a GPU was measured), 'onnxruntime' or
+      'openvino' (ONNX exports of the same weights, built on first use and cached; fp32 only;
+      see rmdepth_ros.backends). Everything else is the same for every backend.
     log: receives one line when ONNX files are exported (default: stderr).
     """
 
@@ -121,8 +127,10 @@ class Estimator:
         self.max_frame_gap = float(max_frame_gap)
         self.output = output
         self.backend = backend
-        self._runner = create_runner(backend, self.model, self.metadata, self.input_size,
-                                     self.device, log or _stderr_line)
+        self._runner = create_runner(
+            backend, self.model, self.metadata, self.input_size, self.device,
+            log or _stderr_line, variant=cuda_runner_variant(self.device, backend),
+            autocast_dtype=None if precision == 'fp32' else self.autocast_dtype)
         self._previous: PreviousFrame | None = None
         self._pending_reset: str | None = 'first frame'
         self._frame_index = 0

@@ -72,7 +72,7 @@ def test_quick_cpu_run_writes_the_documented_json(tiny_weights: Path, tmp_path: 
     assert {r['backend'] for r in onnx} == {'onnxruntime:CUDAExecutionProvider',
                                             'onnxruntime:TensorrtExecutionProvider'}
     assert all(r['status'] == 'untested' and r['reason'] for r in onnx)
-    assert result['choice'] == {'fastest': None, 'eager_precision': None}  # not at 640x192
+    assert result['choice'] == {'fastest': None, 'default': None}  # not at 640x192
 
 
 @pytest.mark.skipif(not NO_CUDA, reason='tests the no-CUDA exit; this machine has CUDA')
@@ -173,3 +173,20 @@ def test_agreement_and_tolerance(tiny_weights: Path) -> None:
 
 def _copy_with(output, **changes):
     return dataclasses.replace(output, **changes)
+
+
+def test_the_default_is_the_fastest_within_tolerance_at_every_size() -> None:
+    def row(variant, precision, size, fps, within=True, backend='torch'):
+        return {'subject': 'pipeline', 'status': 'ok', 'backend': backend, 'variant': variant,
+                'precision': precision, 'input': size, 'fps': fps, 'median_ms': 1e3 / fps,
+                'within_tolerance': within}
+
+    rows = [row('eager', 'fp32', '640x192', 100), row('eager', 'fp16', '640x192', 150),
+            row('cuda_graph', 'fp16', '640x192', 400),
+            row('cuda_graph', 'fp16', '1024x320', 200, within=False),  # fails elsewhere
+            row('cuda_graph', 'bf16', '640x192', 380), row('compile', 'bf16', '640x192', 500),
+            row('eager', 'bf16', '640x192', 900, within=False)]
+    choice = _bench().choose(rows)
+    assert (choice['default']['variant'], choice['default']['precision']) == (
+        'cuda_graph', 'bf16')
+    assert (choice['fastest']['variant'], choice['fastest']['precision']) == ('compile', 'bf16')

@@ -9,9 +9,11 @@ import pytest
 import torch
 
 from rmdepth_ros.device import (
+    CUDA_DEFAULT_VARIANTS,
     CUDA_DEFAULTS_FILE,
     PRECISION_CHOICES,
     cuda_defaults,
+    cuda_runner_variant,
     resolve_precision,
 )
 from rmdepth_ros.inference import Estimator
@@ -42,10 +44,10 @@ def test_unknown_precision_and_broken_defaults_give_one_line(tmp_path: Path) -> 
 
 
 def test_the_shipped_defaults_are_honest() -> None:
-    """Until a GPU measured otherwise, 'auto' on CUDA is the reference precision."""
+    """Until a GPU measured otherwise, CUDA runs the reference precision, eager."""
     data = cuda_defaults()
     assert CUDA_DEFAULTS_FILE.name == 'cuda_defaults.json'
-    assert data['precision'] == 'fp32' or data['measured'] is True
+    assert (data['precision'], data['variant']) == ('fp32', 'eager') or data['measured'] is True
     assert isinstance(data['note'], str) and data['note']
 
 
@@ -57,3 +59,17 @@ def test_estimator_and_node_take_auto(tiny_weights: Path) -> None:
     assert NodeConfig.from_values({}).precision == 'auto'
     for value in PRECISION_CHOICES:
         assert NodeConfig.from_values({'precision': value}).precision == value
+
+
+def test_the_cuda_runner_variant_comes_from_the_defaults(tmp_path: Path) -> None:
+    graphs = tmp_path / 'defaults.json'
+    graphs.write_text(json.dumps({'precision': 'bf16', 'variant': 'cuda_graph'}))
+    assert cuda_runner_variant(CUDA, 'torch', defaults=graphs) == 'cuda_graph'
+    assert cuda_runner_variant(CUDA, 'onnxruntime', defaults=graphs) == 'eager'
+    assert cuda_runner_variant(CPU, 'torch', defaults=graphs) == 'eager'
+    assert cuda_defaults(CUDA_DEFAULTS_FILE)['variant'] in CUDA_DEFAULT_VARIANTS
+    graphs.write_text(json.dumps({'precision': 'fp32'}))  # no variant: eager
+    assert cuda_runner_variant(CUDA, defaults=graphs) == 'eager'
+    graphs.write_text(json.dumps({'precision': 'fp32', 'variant': 'compile'}))
+    with pytest.raises(ValueError, match="'variant' must be one of eager, channels_last"):
+        cuda_runner_variant(CUDA, defaults=graphs)

@@ -1,6 +1,7 @@
 """Inference backends: where the Estimator's two network calls run.
 
-'torch' (PyTorch eager, the default), 'onnxruntime' or 'openvino'; the last two run ONNX
+'torch' (PyTorch; eager, or on CUDA a faster variant of `torch_variants` where
+rmdepth_ros/cuda_defaults.json names one), 'onnxruntime' or 'openvino'; the last two run ONNX
 exports of the same weights (`onnx_export`) and need the optional packages of
 requirements-backends.txt (`pip install -e .[backends]`). Everything else the Estimator does
 (resizing, geometry, flow, masks, reset rules) is the same for every backend.
@@ -19,6 +20,7 @@ from rmdepth_ros.backends.runners import (
     TorchRunner,
     require,
 )
+from rmdepth_ros.backends.torch_variants import build_runner
 from rmdepth_ros.model.rmdepth import RMDepth
 
 BACKENDS = ('torch', 'onnxruntime', 'openvino')
@@ -38,14 +40,19 @@ def resolve_auto_device(backend: str, device: str) -> str:
 
 
 def create_runner(backend: str, model: RMDepth, metadata: dict, input_size: tuple[int, int],
-                  device: torch.device, log: Callable[[str], None]):
+                  device: torch.device, log: Callable[[str], None], variant: str = 'eager',
+                  autocast_dtype: torch.dtype | None = None):
     """The runner of `backend` for `model` at input_size (width, height) on `device`.
 
+    variant: for backend 'torch', a variant of rmdepth_ros.backends.torch_variants (a CUDA
+    graph records the kernels of autocast_dtype, None for float32).
     Raises BackendError (a ValueError, one line) for an unknown backend, a missing package or
     an unsupported device.
     """
     if backend == 'torch':
-        return TorchRunner(model)
+        if variant == 'eager':
+            return TorchRunner(model)
+        return build_runner(model, variant, device, input_size, autocast_dtype)
     if backend == 'onnxruntime':
         return OnnxRuntimeRunner(model, metadata, input_size, device, log)
     if backend == 'openvino':
