@@ -172,6 +172,8 @@ class Bench:
         stream = Stream(est, frames)
         pipeline_row = self.time(stream.step)
         pipeline_row.update(self._breakdown(est, runner, frames))
+        frame_height, frame_width = frames[0].image.shape[:2]
+        pipeline_row['frame_size'] = f'{frame_width}x{frame_height}'  # resized on the host
         metrics = agreement(reference, outputs)
         failures = check_tolerance(metrics, precision)
         pipeline_row.update(agreement=metrics, within_tolerance=not failures,

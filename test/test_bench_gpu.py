@@ -190,3 +190,15 @@ def test_the_default_is_the_fastest_within_tolerance_at_every_size() -> None:
     assert (choice['default']['variant'], choice['default']['precision']) == (
         'cuda_graph', 'bf16')
     assert (choice['fastest']['variant'], choice['fastest']['precision']) == ('compile', 'bf16')
+
+
+def test_gpu_requirements_are_pinned() -> None:
+    root = BENCH.parents[1]
+    pins = {}
+    for name in ('requirements-gpu.txt', 'requirements-backends.txt'):
+        for line in (root / name).read_text().splitlines():
+            if line.strip() and not line.startswith('#'):
+                package, _, version = line.partition('==')
+                assert version, f'{name}: {line!r} is not pinned'
+                assert pins.setdefault(package, version) == version, f'{package} pinned twice'
+    assert 'onnxruntime-gpu' in pins
