@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from rmdepth_ros.model.geometry import (
     backproject,
@@ -17,6 +18,7 @@ from rmdepth_ros.model.geometry import (
     pixel_grid,
     project,
     rigid_flow,
+    sample,
     scale_intrinsics,
     source_coords,
     transform_points,
@@ -284,3 +286,16 @@ def test_object_motion_to_current_frame() -> None:
     displacement = object_motion_to_current_frame(T_obj, T_prev_cur)
     assert torch.allclose(displacement, points - was_in_current_frame, atol=1e-12)
     assert not torch.allclose(displacement, -T_obj, atol=1e-2)  # the rotation matters
+
+
+def test_sample_is_grid_sample_at_pixel_centres() -> None:
+    """`sample` fills its scale on the device (no host copy, so CUDA graphs can capture it);
+    the result is exactly grid_sample with the pixel-centre normalisation (x + 0.5) 2 / W - 1."""
+    torch.manual_seed(3)
+    image = torch.rand(2, 3, 12, 20)
+    pix = torch.rand(2, 2, 9, 7) * torch.tensor([24.0, 16.0]).view(1, 2, 1, 1) - 2.0
+    scale = torch.tensor([2.0 / 20, 2.0 / 12]).view(1, 2, 1, 1)
+    grid = ((pix + 0.5) * scale - 1.0).permute(0, 2, 3, 1)
+    expected = F.grid_sample(image, grid, mode='bilinear', padding_mode='border',
+                             align_corners=False)
+    assert torch.equal(sample(image, pix), expected)

@@ -73,3 +73,10 @@ def test_the_cuda_runner_variant_comes_from_the_defaults(tmp_path: Path) -> None
     graphs.write_text(json.dumps({'precision': 'fp32', 'variant': 'compile'}))
     with pytest.raises(ValueError, match="'variant' must be one of eager, channels_last"):
         cuda_runner_variant(CUDA, defaults=graphs)
+
+
+@pytest.mark.skipif(torch.version.cuda is not None, reason='this PyTorch is a CUDA build')
+def test_cuda_on_a_cpu_only_torch_names_the_gpu_requirements(tiny_weights: Path) -> None:
+    with pytest.raises(ValueError) as error:
+        Estimator(tiny_weights, device='cuda')
+    assert 'requirements-gpu.txt' in str(error.value) and '\n' not in str(error.value)
