@@ -394,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
         chosen = update_defaults(result, out)
         print(f"cuda_defaults.json: precision {chosen['precision']}, variant "
               f"{chosen['variant']}" if chosen else
-              'cuda_defaults.json left alone: no CUDA pipeline within tolerance')
+              'cuda_defaults.json left alone: no CUDA pipeline measured within tolerance')
     if args.json:
         print(json.dumps(result))
     else:
