@@ -20,7 +20,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from rmdepth_ros.backends import BACKENDS, create_runner, resolve_auto_device
+from rmdepth_ros.backends import (
+    BACKEND_CHOICES,
+    BackendError,
+    choose_backend,
+    create_runner,
+    resolve_auto_device,
+)
 from rmdepth_ros.continuity import PreviousFrame, continuity_break
 from rmdepth_ros.device import PRECISIONS, select_device
 from rmdepth_ros.frame_input import to_network_tensor, validate_frame, validate_skipped
@@ -79,7 +85,9 @@ class Estimator:
       'stretch'; see rmdepth_ros.resize.
     backend: where the two networks run: 'torch' (eager), 'onnxruntime' or 'openvino' (ONNX
       exports of the same weights, built on first use and cached; fp32 only; see
-      rmdepth_ros.backends). Everything else is the same for every backend.
+      rmdepth_ros.backends), or 'auto': the fastest installed for the device
+      (`backends.choose_backend`; torch if the chosen one cannot start). Everything else is
+      the same for every backend.
     log: receives one line when ONNX files are exported (default: stderr).
     """
 
@@ -89,8 +97,13 @@ class Estimator:
                  model: RMDepth | None = None, metadata: dict[str, Any] | None = None,
                  resize: str = DEFAULT_RESIZE, backend: str = 'torch',
                  log: Callable[[str], None] | None = None) -> None:
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got '{backend}'")
+        if backend not in BACKEND_CHOICES:
+            raise ValueError(f"backend must be one of {', '.join(BACKEND_CHOICES)}, "
+                             f"got '{backend}'")
+        #: backend 'auto': the backend it chose and why (for the log and /diagnostics)
+        self.backend_choice: str | None = None
+        if backend == 'auto':
+            backend, self.backend_choice = choose_backend(device, precision)
         self.device = select_device(resolve_auto_device(backend, device))
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, "
@@ -120,9 +133,19 @@ class Estimator:
         self.input_size = (int(width), int(height))
         self.max_frame_gap = float(max_frame_gap)
         self.output = output
+        log = log or _stderr_line
+        try:
+            self._runner = create_runner(backend, self.model, self.metadata, self.input_size,
+                                         self.device, log)
+        except BackendError as error:
+            if self.backend_choice is None:
+                raise
+            log(f'backend auto: {backend} cannot run here ({error}); using torch')
+            self.backend_choice = f'auto: torch ({backend} failed: {error})'
+            backend = 'torch'
+            self._runner = create_runner(backend, self.model, self.metadata, self.input_size,
+                                         self.device, log)
         self.backend = backend
-        self._runner = create_runner(backend, self.model, self.metadata, self.input_size,
-                                     self.device, log or _stderr_line)
         self._previous: PreviousFrame | None = None
         self._pending_reset: str | None = 'first frame'
         self._frame_index = 0

@@ -53,10 +53,11 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               'cuda or cuda:N', choices=('auto', 'cpu', 'cuda', 'cuda:N')),
     ParamSpec('precision', 'fp32', 'inference precision; fp16 and bf16 need CUDA',
               choices=('fp32', 'fp16', 'bf16')),
-    ParamSpec('backend', 'torch', 'where the networks run: torch (PyTorch eager), onnxruntime or '
-              'openvino (ONNX exports of the weights, made on first use and cached; fp32; need '
-              'pip install -r requirements-backends.txt)',
-              choices=('torch', 'onnxruntime', 'openvino')),
+    ParamSpec('backend', 'auto', 'where the networks run: auto (on CUDA or with fp16/bf16: '
+              'torch; on the CPU the fastest installed: openvino, else onnxruntime, else torch), '
+              'torch (PyTorch eager), onnxruntime or openvino (ONNX exports of the weights, made '
+              'on first use and cached; fp32; need pip install -r requirements-backends.txt)',
+              choices=('auto', 'torch', 'onnxruntime', 'openvino')),
     ParamSpec('input_width', 0, "network input width in pixels, a multiple of 8; 0: the "
               "weights' training size", bounds=(0, 4096, 8)),
     ParamSpec('input_height', 0, "network input height in pixels, a multiple of 8; 0: the "
