@@ -30,7 +30,8 @@ setup(
     # requirements-backends.txt.
     extras_require={'backends': ['onnx==1.23.2', 'onnxruntime==1.32.0', 'openvino==2026.4.1']},
     zip_safe=True,
-    tests_require=['pytest'],
+    # (no tests_require: setuptools dropped it; pytest is a test_depend in package.xml and
+    # pinned in requirements.txt)
     entry_points={
         'console_scripts': [
             'rmdepth-weights = rmdepth_ros.model.weights:main',

@@ -20,7 +20,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from rmdepth_ros.backends import BACKENDS, create_runner, resolve_auto_device
+from rmdepth_ros.backends import (
+    BACKEND_CHOICES,
+    BackendError,
+    choose_backend,
+    create_runner,
+    resolve_auto_device,
+)
 from rmdepth_ros.continuity import PreviousFrame, continuity_break
 from rmdepth_ros.device import (
     PRECISIONS,
@@ -87,7 +93,9 @@ class Estimator:
     backend: where the two networks run: 'torch' (eager; on CUDA the runner variant named in
       rmdepth_ros/cuda_defaults.json, eager until a GPU was measured), 'onnxruntime' or
       'openvino' (ONNX exports of the same weights, built on first use and cached; fp32 only;
-      see rmdepth_ros.backends). Everything else is the same for every backend.
+      see rmdepth_ros.backends), or 'auto': the fastest installed for the device
+      (`backends.choose_backend`; torch if the chosen one cannot start). Everything else is
+      the same for every backend.
     log: receives one line when ONNX files are exported (default: stderr).
     """
 
@@ -97,8 +105,13 @@ class Estimator:
                  model: RMDepth | None = None, metadata: dict[str, Any] | None = None,
                  resize: str = DEFAULT_RESIZE, backend: str = 'torch',
                  log: Callable[[str], None] | None = None) -> None:
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got '{backend}'")
+        if backend not in BACKEND_CHOICES:
+            raise ValueError(f"backend must be one of {', '.join(BACKEND_CHOICES)}, "
+                             f"got '{backend}'")
+        #: backend 'auto': the backend it chose and why (for the log and /diagnostics)
+        self.backend_choice: str | None = None
+        if backend == 'auto':
+            backend, self.backend_choice = choose_backend(device, precision)
         self.device = select_device(resolve_auto_device(backend, device))
         precision = resolve_precision(precision, self.device, backend)
         if precision != 'fp32' and self.device.type != 'cuda':
@@ -126,16 +139,28 @@ class Estimator:
         self.input_size = (int(width), int(height))
         self.max_frame_gap = float(max_frame_gap)
         self.output = output
+        log = log or _stderr_line
+        try:
+            self._runner = self._create_runner(backend, log)
+        except BackendError as error:
+            if self.backend_choice is None:
+                raise
+            log(f'backend auto: {backend} cannot run here ({error}); using torch')
+            self.backend_choice = f'auto: torch ({backend} failed: {error})'
+            backend = 'torch'
+            self._runner = self._create_runner(backend, log)
         self.backend = backend
-        self._runner = create_runner(
-            backend, self.model, self.metadata, self.input_size, self.device,
-            log or _stderr_line, variant=cuda_runner_variant(self.device, backend),
-            autocast_dtype=None if precision == 'fp32' else self.autocast_dtype)
         self._previous: PreviousFrame | None = None
         self._pending_reset: str | None = 'first frame'
         self._frame_index = 0
         # (frame index, moving-object evidence) of the last frame with motion.
         self._mask_evidence: tuple[int, torch.Tensor] | None = None
+
+    def _create_runner(self, backend: str, log: Callable[[str], None]) -> Any:
+        return create_runner(
+            backend, self.model, self.metadata, self.input_size, self.device, log,
+            variant=cuda_runner_variant(self.device, backend),
+            autocast_dtype=None if self.precision == 'fp32' else self.autocast_dtype)
 
     @property
     def model_id(self) -> str:

@@ -15,7 +15,13 @@ import numpy as np
 import pytest
 import torch
 
-from rmdepth_ros.backends import BACKENDS, BackendError, create_runner, onnx_export
+from rmdepth_ros.backends import (
+    BACKEND_CHOICES,
+    BACKENDS,
+    BackendError,
+    create_runner,
+    onnx_export,
+)
 from rmdepth_ros.backends.runners import PINNED, TorchRunner
 from rmdepth_ros.inference import Estimator
 from rmdepth_ros.model.config import TINY
@@ -172,7 +178,8 @@ def test_a_missing_package_is_one_line_with_the_pip_command(
 
 
 def test_bad_backend_settings_are_errors(weights: Path) -> None:
-    with pytest.raises(ValueError, match='backend must be one of torch, onnxruntime, openvino'):
+    with pytest.raises(ValueError,
+                       match='backend must be one of auto, torch, onnxruntime, openvino'):
         Estimator(weights, device='cpu', backend='tensorrt')
 
 
@@ -189,7 +196,8 @@ def test_pins_agree_everywhere() -> None:
     from rmdepth_ros.evaluation.cli import BACKENDS as CLI_BACKENDS
     from rmdepth_ros.ros.node_config import SPECS
 
-    assert SPECS['backend'].choices == BACKENDS == CLI_BACKENDS
+    assert SPECS['backend'].choices == BACKEND_CHOICES == CLI_BACKENDS
+    assert BACKEND_CHOICES == ('auto', *BACKENDS)
     listed = {}
     for line in (ROOT / 'requirements-backends.txt').read_text().splitlines():
         if line.strip() and not line.startswith('#'):

@@ -1,4 +1,5 @@
-"""rmdepth_node's `backend` parameter: start-up log, /diagnostics values, missing packages.
+"""rmdepth_node's `backend` parameter: the default (auto), start-up log, /diagnostics values,
+missing packages.
 
 The ONNX backends' outputs are compared with PyTorch's in test_backends.py; here only what the
 node says about its backend, and that a missing optional package stops it with one line.
@@ -68,6 +69,27 @@ def test_diagnostics_values_name_the_backend(tiny_weights: Path) -> None:
     assert values['input_size'] == '64x32' and values['device'] == 'cpu'
     assert Path(values['onnx_cache']) == tiny_weights.parent
     assert len(list(tiny_weights.parent.glob(f'*{values["model_id"]}-*.64x32.*.onnx'))) == 2
+
+
+def test_the_default_backend_is_auto_and_says_what_it_chose(tiny_weights: Path) -> None:
+    rclpy = pytest.importorskip('rclpy')
+    from rclpy.parameter import Parameter
+
+    from rmdepth_ros.backends import choose_backend
+    from rmdepth_ros.ros.node import RMDepthNode
+
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = RMDepthNode(context=context, parameter_overrides=[
+        Parameter('weights', value=str(tiny_weights)), Parameter('device', value='cpu')])
+    try:
+        values, config = node.model_values(), node.config
+    finally:
+        node.destroy_node()
+        rclpy.shutdown(context=context)
+    expected, why = choose_backend('cpu')
+    assert config.backend == 'auto'
+    assert values['backend'].startswith(f'{expected} ') and values['backend_choice'] == why
 
 
 @needs_onnx_backend

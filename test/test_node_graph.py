@@ -38,6 +38,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 
+from rmdepth_ros.backends import choose_backend  # noqa: E402
 from rmdepth_ros.ros.conversions import (  # noqa: E402
     array_to_image,
     image_to_array,
@@ -335,7 +336,8 @@ def test_diagnostics(graph: Graph) -> None:
     for name in ('input_rate_hz', 'output_rate_hz', 'latency_mean_ms', 'latency_max_ms',
                  'dropped_busy', 'dropped_invalid', 'resets', 'scale_status', 'camera_info'):
         assert name in values
-    assert values['backend'].startswith('torch ')
+    expected, why = choose_backend('auto')  # the default backend, 'auto'
+    assert values['backend'].startswith(f'{expected} ') and values['backend_choice'] == why
     assert values['device'] == 'cpu'
     assert values['model_id'] == graph.node.estimator.model_id
     assert values['scale_mode'] == 'training'

@@ -100,7 +100,7 @@ def test_overrides_and_out_of_range_values_on_a_node() -> None:
     ({'device': 'tpu'}, "'device': 'tpu' is not one of"),
     ({'device': 'cuda:x'}, "'device'"),
     ({'precision': 'fp64'}, "'precision'"),
-    ({'backend': 'tensorrt'}, "'backend': 'tensorrt' is not one of torch, onnxruntime"),
+    ({'backend': 'tensorrt'}, "'backend': 'tensorrt' is not one of auto, torch, onnxruntime"),
     ({'input_width': 64}, 'both be 0'),
     ({'input_width': 60, 'input_height': 32}, 'multiple of 8'),
     ({'image_transport': 'theora'}, "'image_transport'"),

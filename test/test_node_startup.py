@@ -6,6 +6,7 @@ conftest.py); this process asks its parameter services like `ros2 param` does.
 
 from __future__ import annotations
 
+import ctypes
 import os
 from pathlib import Path
 import signal
@@ -18,7 +19,13 @@ import pytest
 
 from rmdepth_ros.ros.node_config import SPECS
 from rmdepth_ros.ros.parameter_declaration import unknown_overrides
-from rmdepth_ros.ros.startup import check_params_files, params_files, rcl_error_line
+from rmdepth_ros.ros.parent_watch import ParentWatch, parent_gone
+from rmdepth_ros.ros.startup import (
+    check_params_files,
+    params_files,
+    rcl_error_line,
+    wants_help,
+)
 
 pytestmark = pytest.mark.ros
 
@@ -34,10 +41,14 @@ def node_command() -> list[str]:
 
 
 class NodeProcess:
-    """A running rmdepth_node whose output (stdout and stderr) is collected line by line."""
+    """A running rmdepth_node whose output (stdout and stderr) is collected line by line.
 
-    def __init__(self, args: list[str]) -> None:
-        self.process = subprocess.Popen(node_command() + args, env=dict(os.environ), text=True,
+    parent: a command that starts the node (given as its arguments) as its own child.
+    """
+
+    def __init__(self, args: list[str], parent: list[str] | None = None) -> None:
+        self.process = subprocess.Popen((parent or []) + node_command() + args,
+                                        env=dict(os.environ), text=True,
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -157,6 +168,56 @@ def test_signals_during_start_up_end_the_node_cleanly(tiny_weights: Path, stop: 
     assert 'Traceback' not in output and 'KeyboardInterrupt' not in output, output
 
 
+#: A stand-in for `ros2 launch`: starts the command it is given as its child, says its pid, waits.
+LAUNCHER = ('import subprocess, sys, time; child = subprocess.Popen(sys.argv[1:]); '
+            "print(f'child pid {child.pid}', flush=True); time.sleep(600)")
+PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
+
+
+@pytest.mark.skipif(not sys.platform.startswith('linux'), reason='needs Linux prctl')
+def test_node_ends_when_its_parent_dies(tiny_weights: Path) -> None:
+    """SIGTERM kills the launcher at once (as it does `ros2 launch`); the orphaned node notices
+    and ends cleanly. This process becomes the sub-reaper, so the orphan is its child and its
+    exit status can be read."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        pytest.skip('cannot become a child sub-reaper')
+    try:
+        launcher = NodeProcess(['--ros-args', '-r', '__ns:=/orphan', '-p',
+                                f'weights:={tiny_weights}', '-p', 'device:=cpu'],
+                               parent=[sys.executable, '-c', LAUNCHER])
+        launcher.wait_line('listening on')
+        (line,) = [line for line in launcher.lines if line.startswith('child pid ')]
+        node_pid = int(line.split()[-1])
+        launcher.process.send_signal(signal.SIGTERM)
+        assert launcher.process.wait(timeout=10.0) == -signal.SIGTERM
+        deadline = time.monotonic() + 30.0
+        while (done := os.waitpid(node_pid, os.WNOHANG))[0] == 0:
+            if time.monotonic() > deadline:
+                os.kill(node_pid, signal.SIGKILL)
+                os.waitpid(node_pid, 0)
+                pytest.fail('the orphaned node kept running:\n' + '\n'.join(launcher.lines))
+            time.sleep(0.1)
+        launcher._reader.join(timeout=5.0)
+        output = '\n'.join(launcher.lines)
+        assert os.waitstatus_to_exitcode(done[1]) == 0, output
+        assert 'ended: shutting down' in output and 'Traceback' not in output, output
+    finally:
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+
+
+def test_help_prints_usage_and_exits() -> None:
+    for flag in ('--help', '-h'):
+        run = subprocess.run(node_command() + [flag], env=dict(os.environ), text=True,
+                             capture_output=True, timeout=TIMEOUT)
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert run.stdout.startswith('usage: rmdepth_node'), run.stdout
+        for expected in ('camera_info', 'sensor_msgs/PointCloud2', 'nav_msgs/Odometry',
+                         'rmdepth.yaml', 'ros2 param describe'):
+            assert expected in run.stdout, run.stdout
+        assert 'listening on' not in run.stdout + run.stderr
+
+
 def test_bad_params_files_are_one_line(tmp_path: Path) -> None:
     broken = tmp_path / 'broken.yaml'
     broken.write_text('/**:\n  ros__parameters:\n    device: [cpu\n')
@@ -206,3 +267,21 @@ def test_unknown_overrides() -> None:
     assert unknown_overrides(['device', 'weights'], SPECS) == []
     (line,) = unknown_overrides(['max_frame_gpa'], SPECS)
     assert "'max_frame_gpa'" in line and "did you mean 'max_frame_gap'?" in line
+
+
+def test_wants_help_reads_the_program_arguments_only() -> None:
+    assert wants_help(['prog', '--help']) and wants_help(['prog', '--ros-args', '--', '-h'])
+    assert not wants_help(['prog']) and not wants_help(['-h'])  # (-h as the program name)
+    assert not wants_help(['prog', '--ros-args', '-p', 'x:=1', '--help'])
+
+
+def test_parent_watch_calls_back_once_when_the_parent_changes() -> None:
+    assert parent_gone(100, 1) and parent_gone(100, 7)  # to init, or to a sub-reaper
+    assert not parent_gone(100, 100) and not parent_gone(1, 1) and not parent_gone(1, 5)
+    parents = iter([100, 100, 100, 1])
+    gone = []
+    watch = ParentWatch(gone.append, period=0.01, getppid=lambda: next(parents, 1)).start()
+    watch._thread.join(timeout=5.0)
+    assert gone == [100]
+    unknown = ParentWatch(gone.append, period=0.01, getppid=lambda: 1).start()
+    assert not unknown._thread.is_alive()  # started by init: nothing to watch

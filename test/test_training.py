@@ -76,8 +76,9 @@ def tiny_config(tmp_path: Path, **changes) -> TrainConfig:
 # -- configuration -------------------------------------------------------------------------------
 
 def test_config_defaults_yaml_and_overrides(tmp_path):
+    # (init_weights cleared: its runs/ file is not in the repository; test_training_configs.py)
     cfg = build_config(CONFIGS / 'cpu_synthetic.yaml', ['optim.lr=3e-4', 'data.width=128',
-                                                        'loss.automask=false'])
+                                                        'loss.automask=false', 'init_weights='])
     assert cfg.optim.lr == 3e-4 and isinstance(cfg.optim.lr, float)
     assert cfg.data.width == 128 and cfg.loss.automask is False
     assert cfg.model == RMDepth(cfg.model).config  # the architecture dataclass itself
@@ -86,11 +87,6 @@ def test_config_defaults_yaml_and_overrides(tmp_path):
     # The resolved config round-trips through the YAML written beside checkpoints.
     save_config(cfg, tmp_path / 'c.yaml')
     assert load_config(tmp_path / 'c.yaml') == cfg
-
-
-@pytest.mark.parametrize('path', sorted(CONFIGS.glob('*.yaml')), ids=lambda p: p.name)
-def test_every_shipped_config_file_is_valid(path):
-    build_config(path)
 
 
 @pytest.mark.parametrize('override, message', [

@@ -3,13 +3,15 @@
 'torch' (PyTorch; eager, or on CUDA a faster variant of `torch_variants` where
 rmdepth_ros/cuda_defaults.json names one), 'onnxruntime' or 'openvino'; the last two run ONNX
 exports of the same weights (`onnx_export`) and need the optional packages of
-requirements-backends.txt (`pip install -e .[backends]`). Everything else the Estimator does
-(resizing, geometry, flow, masks, reset rules) is the same for every backend.
+requirements-backends.txt (`pip install -e .[backends]`). 'auto' (the node's default) picks one
+with `choose_backend`. Everything else the Estimator does (resizing, geometry, flow, masks,
+reset rules) is the same for every backend.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+import importlib.util
 
 import torch
 
@@ -24,8 +26,52 @@ from rmdepth_ros.backends.torch_variants import build_runner
 from rmdepth_ros.model.rmdepth import RMDepth
 
 BACKENDS = ('torch', 'onnxruntime', 'openvino')
+#: What the `backend` option accepts: a backend, or 'auto' (`choose_backend`).
+BACKEND_CHOICES = ('auto', *BACKENDS)
 
-__all__ = ['BACKENDS', 'BackendError', 'create_runner', 'resolve_auto_device']
+#: backend 'auto' on the CPU: the first one installed. The order is the measured speed through
+#: the node on a 2-core CPU with the shipped weights (README "CPU backends": OpenVINO 12.5-13.7
+#: FPS, ONNX Runtime 11.6, torch 7.2-7.9).
+CPU_PREFERENCE = ('openvino', 'onnxruntime', 'torch')
+
+__all__ = ['BACKENDS', 'BACKEND_CHOICES', 'BackendError', 'choose_backend', 'create_runner',
+           'resolve_auto_device']
+
+
+def installed(package: str) -> bool:
+    """Whether `package` can be imported (found, not imported: no start-up cost)."""
+    try:
+        return importlib.util.find_spec(package) is not None
+    except (ImportError, ValueError):  # a parent package missing, or a broken module entry
+        return False
+
+
+def choose_backend(device: str, precision: str = 'fp32',
+                   is_installed: Callable[[str], bool] = installed,
+                   cuda_available: bool | None = None) -> tuple[str, str]:
+    """The backend for 'auto', and why: (backend, one line for the log and /diagnostics).
+
+    device: the device option ('auto', 'cpu', 'cuda', 'cuda:N'); with 'auto', CUDA counts when
+    torch sees it (`cuda_available`, default torch.cuda.is_available()). On CUDA, and for
+    fp16 / bf16, torch: the ONNX backends run fp32, OpenVINO only on the CPU here, and ONNX
+    Runtime on CUDA needs onnxruntime-gpu, which is not among our pinned packages. On the CPU
+    the first of CPU_PREFERENCE whose packages (with onnx, for the export) are installed.
+    """
+    if precision not in ('fp32', 'auto'):
+        return 'torch', f'auto: torch (precision {precision} runs on torch only)'
+    cuda = torch.cuda.is_available() if cuda_available is None else cuda_available
+    if device.startswith('cuda') or (device == 'auto' and cuda):
+        return 'torch', 'auto: torch (on CUDA)'
+    skipped = []
+    for backend in CPU_PREFERENCE[:-1]:
+        missing = [p for p in (backend, 'onnx') if not is_installed(p)]
+        if not missing:
+            break
+        skipped.append(f"{backend}: {' and '.join(missing)} not installed")
+    else:
+        backend = CPU_PREFERENCE[-1]  # torch, always there
+    why = f" ({'; '.join(skipped)})" if skipped else ''
+    return backend, f'auto: {backend}, the fastest installed on the CPU{why}'
 
 
 def resolve_auto_device(backend: str, device: str) -> str:

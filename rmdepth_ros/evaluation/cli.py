@@ -2,7 +2,7 @@
 
     rmdepth-eval INPUT [--mode offline|live] [--out DIR] [--output-bag BAG] [--weights W]
                  [--gt-depth-topic T] [--gt-odom-topic T] [--gt-flow-topic T] ...
-                 [--backend torch|onnxruntime|openvino]
+                 [--backend torch|auto|onnxruntime|openvino]
     rmdepth-eval --mode kitti-eigen --kitti-root RAW --test-files eigen_test_files.txt
     rmdepth-eval scorecard [--weights W] [--out DIR] [--quick]   (see evaluation/scorecard.py)
 
@@ -23,8 +23,9 @@ from rmdepth_ros.datasets.sequence import DataError
 from rmdepth_ros.evaluation.dds_env import ensure_localhost_dds
 from rmdepth_ros.resize import DEFAULT_RESIZE, RESIZE_MODES
 
-#: The Estimator's backends (rmdepth_ros.backends.BACKENDS; not imported here: it loads torch).
-BACKENDS = ('torch', 'onnxruntime', 'openvino')
+#: The Estimator's backend choices (rmdepth_ros.backends.BACKEND_CHOICES; not imported here: it
+#: loads torch).
+BACKENDS = ('auto', 'torch', 'onnxruntime', 'openvino')
 
 
 def _say(message: str) -> None:
@@ -54,8 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="images of another aspect ratio than the network's: centre-crop "
                         '(NaN outside), pad or stretch (default: %(default)s)')
     parser.add_argument('--backend', choices=BACKENDS, default='torch',
-                        help='where the networks run (default: %(default)s); onnxruntime and '
-                        'openvino need pip install -r requirements-backends.txt')
+                        help='where the networks run (default: %(default)s; auto: the fastest '
+                        'installed, as the node does); onnxruntime and openvino need pip install '
+                        '-r requirements-backends.txt')
     parser.add_argument('--image-topic')
     parser.add_argument('--camera-info-topic')
     for kind in ('depth', 'odom', 'flow', 'mask'):

@@ -49,7 +49,7 @@ class LiveOptions:
     device: str = 'cpu'
     input_size: tuple[int, int] | None = None
     resize: str | None = None  # None: the node's default
-    backend: str | None = None  # None: the node's default (torch)
+    backend: str | None = None  # None: the node's default (auto)
     rate: float = 1.0
     lockstep: bool = False
     namespace: str = '/rmdepth_eval'

@@ -134,8 +134,8 @@ def node_status(values: dict[str, Any], processed: int, invalid: int,
 
 def model_values(estimator: Any) -> dict[str, str]:
     """What runs the networks of an `inference.Estimator`: backend (with version and
-    settings), device, precision, model id, network input size and, for the ONNX backends,
-    the folder of the cached ONNX files."""
+    settings; for backend 'auto' also what it chose and why), device, precision, model id,
+    network input size and, for the ONNX backends, the folder of the cached ONNX files."""
     values = {
         'backend': estimator.backend_description,
         'device': str(estimator.device),
@@ -143,6 +143,8 @@ def model_values(estimator: Any) -> dict[str, str]:
         'model_id': estimator.model_id,
         'input_size': '{}x{}'.format(*estimator.input_size),
     }
+    if estimator.backend_choice:
+        values['backend_choice'] = estimator.backend_choice
     if estimator.onnx_files:
         values['onnx_cache'] = str(estimator.onnx_files['depth'].parent)
     return values

@@ -347,9 +347,10 @@ class RMDepthNode(Node):
     def _announce(self) -> None:
         config, estimator = self.config, self.estimator
         outputs = ', '.join(TOPICS[name] for name in self._publishers_by_output)
+        chosen = f' [{estimator.backend_choice}]' if estimator.backend_choice else ''
         self.get_logger().info(
             f'model {estimator.model_id} on {estimator.device} ({estimator.precision}, backend '
-            f'{estimator.backend_description}), input '
+            f'{estimator.backend_description}{chosen}), input '
             f"{estimator.input_size[0]}x{estimator.input_size[1]}; listening on "
             f"'{self.image_topic()}' ({config.qos_reliability}); "
             f'publishing {outputs}; scale: {self.scale.state.status}')

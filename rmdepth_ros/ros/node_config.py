@@ -55,10 +55,11 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('precision', 'auto', 'inference precision: auto (fp32 on the CPU; on CUDA the '
               'default measured by bench/bench_gpu.py, rmdepth_ros/cuda_defaults.json), fp32, '
               'or fp16 / bf16 (need CUDA)', choices=PRECISION_CHOICES),
-    ParamSpec('backend', 'torch', 'where the networks run: torch (PyTorch eager), onnxruntime or '
-              'openvino (ONNX exports of the weights, made on first use and cached; fp32; need '
-              'pip install -r requirements-backends.txt)',
-              choices=('torch', 'onnxruntime', 'openvino')),
+    ParamSpec('backend', 'auto', 'where the networks run: auto (on CUDA or with fp16/bf16: '
+              'torch; on the CPU the fastest installed: openvino, else onnxruntime, else torch), '
+              'torch (PyTorch eager), onnxruntime or openvino (ONNX exports of the weights, made '
+              'on first use and cached; fp32; need pip install -r requirements-backends.txt)',
+              choices=('auto', 'torch', 'onnxruntime', 'openvino')),
     ParamSpec('input_width', 0, "network input width in pixels, a multiple of 8; 0: the "
               "weights' training size", bounds=(0, 4096, 8)),
     ParamSpec('input_height', 0, "network input height in pixels, a multiple of 8; 0: the "

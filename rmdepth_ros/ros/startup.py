@@ -1,8 +1,10 @@
 """Start-up and shutdown of rmdepth_node as a process: `main`, and what happens around it.
 
-`main` (the `rmdepth_node` entry point) takes over SIGINT and SIGTERM before the slow imports
-(torch, the node), so that Ctrl-C (or `kill`) at any moment, once or repeatedly, ends the
-process cleanly with status 0; every start-up mistake is one FATAL line and status 1.
+`main` (the `rmdepth_node` entry point) prints usage for `-h` / `--help`. Otherwise it takes
+over SIGINT and SIGTERM before the slow imports (torch, the node), so that Ctrl-C (or `kill`) at
+any moment, once or repeatedly, ends the process cleanly with status 0, and the end of its
+parent process (a launch killed) does the same (`parent_watch`); every start-up mistake is one
+FATAL line and status 1.
 
 - `check_params_files(args)`: every `--params-file` of the ROS arguments exists and is YAML,
   checked before `rclpy.init` so that a mistake is one line naming the file and the YAML error
@@ -15,6 +17,7 @@ process cleanly with status 0; every start-up mistake is one FATAL line and stat
 from __future__ import annotations
 
 from collections.abc import Sequence
+import os
 from pathlib import Path
 import re
 import signal
@@ -23,6 +26,8 @@ import threading
 
 import yaml
 
+from rmdepth_ros.ros.parent_watch import ParentWatch
+
 
 class StartupError(Exception):
     """A problem with how the node was started; the message is one line."""
@@ -30,15 +35,26 @@ class StartupError(Exception):
 
 def ros_arguments(args: Sequence[str]) -> list[str]:
     """The arguments inside `--ros-args ... [--]` sections (the rest belongs to the program)."""
-    inside, found = False, []
+    return _split_arguments(args)[0]
+
+
+def wants_help(args: Sequence[str]) -> bool:
+    """Whether the program's own arguments (after its name, outside `--ros-args ... [--]`)
+    include -h or --help."""
+    return bool({'-h', '--help'} & set(_split_arguments(args[1:])[1]))
+
+
+def _split_arguments(args: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(the arguments inside `--ros-args ... [--]` sections, the others)."""
+    inside, ros, program = False, [], []
     for arg in args:
         if arg == '--ros-args':
             inside = True
         elif arg == '--' and inside:
             inside = False
-        elif inside:
-            found.append(arg)
-    return found
+        else:
+            (ros if inside else program).append(arg)
+    return ros, program
 
 
 def params_files(args: Sequence[str]) -> list[str]:
@@ -122,12 +138,30 @@ def ignore_interrupts() -> None:
 
 
 def main(args: list[str] | None = None) -> int:
-    """`ros2 run rmdepth_ros rmdepth_node [--ros-args ...]`; returns the exit status."""
+    """`ros2 run rmdepth_ros rmdepth_node [-h] [--ros-args ...]`; returns the exit status."""
+    if wants_help(sys.argv if args is None else args):
+        from rmdepth_ros.ros.usage import usage_text
+
+        print(usage_text(), end='')
+        return 0
     quiet_interrupts()
+    watch = ParentWatch(_parent_ended).start()
     try:
         return _run(args)
     finally:
+        watch.stop()
         ignore_interrupts()  # until the process is gone (DDS teardown follows)
+
+
+def _parent_ended(parent: int) -> None:
+    """The parent process (e.g. a killed `ros2 launch`) is gone: end as on SIGTERM."""
+    import rclpy.logging
+
+    from rmdepth_ros.ros.node_config import NODE_NAME
+
+    rclpy.logging.get_logger(NODE_NAME).warning(
+        f'parent process {parent} ended: shutting down')
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _run(args: list[str] | None) -> int:

@@ -213,7 +213,8 @@ class TrainConfig:
     pretrained_encoder: optional torchvision resnet18 state-dict file for the depth encoder
       (spec default B wants ImageNet weights; nothing is downloaded).
     init_weights: optional rmdepth_ros weights file to start from (fine-tuning, e.g. the shipped
-      default on your own bags); its architecture must equal `model`.
+      default on your own bags). The model section then starts from the file's architecture:
+      the keys a config sets change it, and only `starting_weights.CHANGEABLE` may.
     motion_init: 'he' trains the motion network from the model's own He init; 'default'
       re-initialises its convolutions with PyTorch's default init, for comparison (with it the
       pose head starts input-blind and learns a constant; `MotionNet.reset_parameters`).
@@ -313,6 +314,8 @@ def from_flat(flat: dict[str, Any]) -> TrainConfig:
             sections.setdefault(section, {})[name] = converted
         else:
             top[name] = converted
+    if top.get('init_weights'):
+        top['model'] = _starting_model(top['init_weights'], sections.pop('model', {}))
     hints = typing.get_type_hints(TrainConfig)
     for section, kwargs in sections.items():
         try:
@@ -322,6 +325,27 @@ def from_flat(flat: dict[str, Any]) -> TrainConfig:
     config = TrainConfig(**top)
     validate(config)
     return config
+
+
+def _starting_model(path: str, given: dict[str, Any]) -> RMDepthConfig:
+    """The model section of a run that starts from the weights file at `path`: the file's
+    architecture with the keys `given` in the config changed (rmdepth_training.starting_weights).
+    A config that gives every key (e.g. one saved beside a checkpoint) is taken as it is."""
+    from rmdepth_training.starting_weights import (
+        StartingWeightsError,
+        check_architecture,
+        weights_architecture,
+    )
+
+    if set(given) == {f.name for f in dataclasses.fields(RMDepthConfig)}:
+        return RMDepthConfig(**given)
+    try:
+        start = weights_architecture(path)
+        model = dataclasses.replace(start, **given)
+        check_architecture(start, model, path)
+    except (StartingWeightsError, TypeError, ValueError) as error:
+        raise ConfigError(str(error)) from None
+    return model
 
 
 def validate(config: TrainConfig) -> None:

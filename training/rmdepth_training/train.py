@@ -9,7 +9,6 @@ scalars.jsonl), validation.jsonl, summary.json.
 from __future__ import annotations
 
 from collections import Counter
-import dataclasses
 import json
 from pathlib import Path
 import time
@@ -36,6 +35,7 @@ from rmdepth_training.config import ConfigError, TrainConfig, save_config
 from rmdepth_training.datasets import build_train_loader, steps_per_epoch, validation_sequences
 from rmdepth_training.evaluation import evaluate_sequences
 from rmdepth_training.logs import RunLogger, image_panels
+from rmdepth_training.starting_weights import StartingWeightsError, check_architecture
 from rmdepth_training.step import build_optimizer, train_step
 from rmdepth_training.training_model import TrainingModel
 
@@ -70,13 +70,10 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         # Pose-decoder gains and coordinate inputs may change: both keep the starting function.
         # RMU iteration counts may change too: the weights are shared across a level's
         # iterations, so the same tensors run fewer or more of them (a light configuration).
-        head = {'pose_rotation_scale': cfg.model.pose_rotation_scale,
-                'pose_translation_scale': cfg.model.pose_translation_scale,
-                'pose_coords': cfg.model.pose_coords, 'iterations': cfg.model.iterations}
-        if dataclasses.replace(old, **head) != cfg.model or (old.pose_coords
-                                                             and not cfg.model.pose_coords):
-            raise ConfigError(f'{cfg.init_weights}: its architecture differs from the model '
-                              'section; copy the model section from the weights file')
+        try:
+            check_architecture(old, cfg.model, cfg.init_weights)
+        except StartingWeightsError as error:
+            raise ConfigError(str(error)) from None
         state = start.state_dict()
         if cfg.model.pose_coords and not old.pose_coords:
             state = add_coord_inputs(state, 'motion_net.pose_decoder.')
