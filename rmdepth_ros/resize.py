@@ -19,6 +19,7 @@ docs/conventions.md from (width, height) to the network size. numpy + OpenCV onl
 from __future__ import annotations
 
 from dataclasses import dataclass
+import math
 
 import cv2
 import numpy as np
@@ -120,6 +121,30 @@ class Window:
         if resized.ndim == 2:  # cv2 drops a trailing channel axis of 1
             resized = resized[..., None]
         return self._place(resized, np.nan)
+
+
+def native_size(image_size: tuple[int, int], budget_size: tuple[int, int]) -> tuple[int, int]:
+    """The network size for 'native': the image's aspect ratio at about budget_size's pixels.
+
+    image_size, budget_size and the result are (width, height). Both sides are multiples of 8
+    (the networks' stride): the height is the multiple of 8 (of the two around the exact
+    value) whose pixel count with its width comes nearer the budget, the width the multiple of
+    8 nearest height x aspect. The residual aspect difference (a few per cent at 192x64) is
+    absorbed by scaling fx and fy separately, exactly.
+    """
+    width, height = image_size
+    if width <= 0 or height <= 0 or budget_size[0] <= 0 or budget_size[1] <= 0:
+        raise ValueError(f'sizes must be positive, got {image_size} and {budget_size}')
+    aspect = width / height
+    budget = budget_size[0] * budget_size[1]
+    exact = math.sqrt(budget / aspect)
+
+    def size_for(net_h: int) -> tuple[int, int]:
+        return max(8, 8 * round(net_h * aspect / 8)), net_h
+
+    heights = {max(8, 8 * math.floor(exact / 8)), max(8, 8 * math.ceil(exact / 8))}
+    return min((size_for(h) for h in sorted(heights)),
+               key=lambda size: abs(math.log(size[0] * size[1] / budget)))
 
 
 def input_window(image_size: tuple[int, int], net_size: tuple[int, int], mode: str) -> Window:
