@@ -73,10 +73,12 @@ class Estimator:
       Both must be multiples of 8.
     max_frame_gap: seconds; a larger gap between consecutive frames of the stream resets the
       temporal state (frames the caller skipped count: see `process`).
-    output: 'input' (outputs at the input image's resolution) or 'network' (at input_size).
+    output: 'input' (outputs at the input image's resolution) or 'network' (at the network
+      size: input_size, or for 'native' the size it picks).
     resize: how an image whose aspect ratio differs from input_size's reaches the network:
-      'crop' (centre crop; outputs NaN outside it), 'pad' (edge-replicated padding) or
-      'stretch'; see rmdepth_ros.resize.
+      'crop' (centre crop; outputs NaN outside it), 'pad' (edge-replicated padding),
+      'stretch', or 'native' (the image's own aspect ratio at about input_size's pixel count,
+      sides multiples of 8); see rmdepth_ros.resize.
     backend: where the two networks run: 'torch' (eager), 'onnxruntime' or 'openvino' (ONNX
       exports of the same weights, built on first use and cached; fp32 only; see
       rmdepth_ros.backends). Everything else is the same for every backend.
@@ -121,8 +123,11 @@ class Estimator:
         self.max_frame_gap = float(max_frame_gap)
         self.output = output
         self.backend = backend
+        self._log = log or _stderr_line
         self._runner = create_runner(backend, self.model, self.metadata, self.input_size,
-                                     self.device, log or _stderr_line)
+                                     self.device, self._log)
+        # Runners by network size ('native' runs at the image's aspect; ONNX files are fixed-size).
+        self._runners = {self.input_size: self._runner}
         self._previous: PreviousFrame | None = None
         self._pending_reset: str | None = 'first frame'
         self._frame_index = 0
@@ -173,13 +178,14 @@ class Estimator:
 
         window = input_window((size[1], size[0]), self.input_size, self.resize)
         net_k = window.network_intrinsics(intrinsics)
-        tensor = to_network_tensor(window.to_network(image), self.input_size, self.device)
+        tensor = to_network_tensor(window.to_network(image), window.net_size, self.device)
+        runner = self._runner_at(window.net_size)
         timings = {'preprocess': _ms(start)}
 
         with torch.inference_mode():
             tick = time.perf_counter()
             with self._autocast():
-                disp = self._runner.depth(tensor)            # (1, 1, h, w) sigmoid
+                disp = runner.depth(tensor)                  # (1, 1, h, w) sigmoid
             _, depth = disp_to_depth(disp.float(), self.model.config.min_depth,
                                      self.model.config.max_depth)
             timings['depth'] = _ms(tick)
@@ -187,7 +193,8 @@ class Estimator:
                                   depth=depth, intrinsics=net_k, reset_reason=reset_reason)
             tick = time.perf_counter()
             if compute_motion and self._previous is not None:
-                self._estimate_motion(out, tensor, self._previous.image, depth, net_k)
+                self._estimate_motion(out, runner, tensor, self._previous.image, depth,
+                                      net_k)
             timings['motion'] = _ms(tick)
         tick = time.perf_counter()
         self._finish(out, window, intrinsics)
@@ -200,11 +207,20 @@ class Estimator:
 
     # -- steps -------------------------------------------------------------------------------
 
-    def _estimate_motion(self, out: EstimatorOutput, current: torch.Tensor,
+    def _runner_at(self, net_size: tuple[int, int]):
+        """The runner for a network input of net_size (width, height): torch runs any size,
+        the ONNX backends export one file pair per size (cached on disk)."""
+        if net_size not in self._runners:
+            self._runners[net_size] = (
+                self._runner if self.backend == 'torch' else create_runner(
+                    self.backend, self.model, self.metadata, net_size, self.device, self._log))
+        return self._runners[net_size]
+
+    def _estimate_motion(self, out: EstimatorOutput, runner, current: torch.Tensor,
                          previous: torch.Tensor, depth: torch.Tensor, net_k: np.ndarray) -> None:
         k = torch.as_tensor(net_k, dtype=torch.float32, device=self.device).unsqueeze(0)
         with self._autocast():
-            transform, object_motion = self._runner.motion(current, previous, depth, k)
+            transform, object_motion = runner.motion(current, previous, depth, k)
         transform = transform.float()                          # (1, 4, 4) T_prev_cur
         object_motion = object_motion.float()                  # (1, 3, h, w) T_obj, prev frame
         flow, valid = geometry.optical_flow(depth, k, transform, object_motion)

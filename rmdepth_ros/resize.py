@@ -9,8 +9,12 @@ Modes (the `resize` option of the estimator, node and rmdepth-eval):
   sides of the short dimension to the network's aspect ratio, then resized; outputs in the
   padding are dropped, every input pixel gets an estimate.
 - 'stretch': the whole image is resized to the network size, whatever its aspect ratio.
+- 'native': the whole image is resized to a network size of its own aspect ratio with about
+  the network size's pixel count (`native_size`: width and height multiples of 8). The
+  networks are convolutional, so they run at any such size; every pixel gets an estimate at
+  the resolution of the weights' pixel budget.
 
-All three are one `Window`: an integer rectangle (x0, y0, width, height) in input pixels,
+All four are one `Window`: an integer rectangle (x0, y0, width, height) in input pixels,
 possibly reaching outside the image (pad), that is resized to the network size. Integer offsets
 keep the intrinsics exact: cx' = cx - x0, cy' = cy - y0, then the resize rule of
 docs/conventions.md from (width, height) to the network size. numpy + OpenCV only.
@@ -24,7 +28,7 @@ import math
 import cv2
 import numpy as np
 
-RESIZE_MODES = ('crop', 'pad', 'stretch')
+RESIZE_MODES = ('crop', 'pad', 'stretch', 'native')
 DEFAULT_RESIZE = 'crop'  # the estimator's, node's and rmdepth-eval's default
 
 
@@ -151,11 +155,14 @@ def input_window(image_size: tuple[int, int], net_size: tuple[int, int], mode: s
     """The window for an image of `image_size` and a network of `net_size`, both (width, height).
 
     Crop / pad sizes are rounded to whole pixels and centred, x0 = floor((W - width) / 2) (and
-    likewise y0), so the window's aspect matches the network's to within one pixel.
+    likewise y0), so the window's aspect matches the network's to within one pixel. 'native'
+    takes the whole image, and the window's net_size is `native_size(image_size, net_size)`.
     """
     if mode not in RESIZE_MODES:
         raise ValueError(f"resize must be one of {', '.join(RESIZE_MODES)}, got '{mode}'")
     width, height = image_size
+    if mode == 'native':
+        return Window(image_size, native_size(image_size, net_size), 0, 0, width, height)
     net_w, net_h = net_size
     if mode == 'stretch' or width * net_h == height * net_w:
         return Window(image_size, net_size, 0, 0, width, height)

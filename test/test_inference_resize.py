@@ -1,4 +1,4 @@
-"""The Estimator's `resize` option: crop / pad / stretch, outputs on the input's grid."""
+"""The Estimator's `resize` option: crop / pad / stretch / native, outputs on the input's grid."""
 
 from pathlib import Path
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rmdepth_ros.inference import Estimator
-from rmdepth_ros.resize import input_window
+from rmdepth_ros.resize import input_window, native_size
 
 WIDTH, HEIGHT = 64, 48  # 4:3, the tiny network is 64x32 (2:1)
 
@@ -65,6 +65,24 @@ def test_network_output_gives_the_windows_intrinsics(tiny_weights: Path) -> None
     assert first.intrinsics[0, 0] == pytest.approx(50.0 * 64 / 96)  # 48 rows -> 96 columns
 
 
+def test_native_runs_the_images_own_aspect_on_every_pixel(tiny_weights: Path) -> None:
+    first, second = _two_frames(tiny_weights, 'native')
+    assert np.isfinite(first.depth).all() and np.isfinite(second.object_motion).all()
+    assert np.isfinite(second.flow).mean() > 0.8  # NaN only where points came into view
+    np.testing.assert_array_equal(first.intrinsics, K)
+    net_w, net_h = native_size((WIDTH, HEIGHT), (64, 32))
+    assert (net_w, net_h) == (56, 40)  # 4:3-ish at about 64 x 32 pixels
+    network = Estimator(tiny_weights, device='cpu', resize='native', output='network')
+    assert network.process(_image(0), K, 0.0).depth.shape == (net_h, net_w)
+    # The same as stretching to that size by hand: the mode only picks the size.
+    by_hand = Estimator(tiny_weights, device='cpu', resize='stretch', input_size=(net_w, net_h))
+    for seed, stamp in ((0, 0.0), (1, 0.1)):
+        b = by_hand.process(_image(seed), K, stamp)
+    np.testing.assert_allclose(second.depth, b.depth, rtol=1e-5)
+    np.testing.assert_allclose(second.motion, b.motion, atol=1e-6)
+
+
 def test_unknown_resize_is_an_error(tiny_weights: Path) -> None:
-    with pytest.raises(ValueError, match="resize must be one of crop, pad, stretch, got 'fit'"):
+    with pytest.raises(ValueError,
+                       match="resize must be one of crop, pad, stretch, native, got 'fit'"):
         Estimator(tiny_weights, device='cpu', resize='fit')
