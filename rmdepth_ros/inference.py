@@ -74,11 +74,13 @@ class Estimator:
     max_frame_gap: seconds; a larger gap between consecutive frames of the stream resets the
       temporal state (frames the caller skipped count: see `process`).
     output: 'input' (outputs at the input image's resolution) or 'network' (at the network
-      size: input_size, or for 'native' the size it picks).
+      size: input_size; for 'native', depth and intrinsics at the size it picks, flow, mask
+      and object motion on the motion network's grid, the centred window at input_size).
     resize: how an image whose aspect ratio differs from input_size's reaches the network:
       'crop' (centre crop; outputs NaN outside it), 'pad' (edge-replicated padding),
-      'stretch', or 'native' (the image's own aspect ratio at about input_size's pixel count,
-      sides multiples of 8); see rmdepth_ros.resize.
+      'stretch', or 'native' (depth at the image's own aspect ratio with about input_size's
+      pixel count, sides multiples of 8; the motion network on the centred crop window);
+      see rmdepth_ros.resize.
     backend: where the two networks run: 'torch' (eager), 'onnxruntime' or 'openvino' (ONNX
       exports of the same weights, built on first use and cached; fp32 only; see
       rmdepth_ros.backends). Everything else is the same for every backend.
@@ -177,8 +179,17 @@ class Estimator:
         reset_reason, self._pending_reset = self._pending_reset, None
 
         window = input_window((size[1], size[0]), self.input_size, self.resize)
-        net_k = window.network_intrinsics(intrinsics)
         tensor = to_network_tensor(window.to_network(image), window.net_size, self.device)
+        # 'native': depth on the whole image at its own aspect; the motion network on the
+        # centred window of the weights' aspect, as 'crop' (resize.py says why).
+        motion_window = window
+        if self.resize == 'native':
+            motion_window = input_window(window.image_size, self.input_size, 'crop')
+        motion_tensor = tensor
+        if motion_window != window:
+            motion_tensor = to_network_tensor(motion_window.to_network(image),
+                                              motion_window.net_size, self.device)
+        net_k = motion_window.network_intrinsics(intrinsics)
         runner = self._runner_at(window.net_size)
         timings = {'preprocess': _ms(start)}
 
@@ -190,18 +201,24 @@ class Estimator:
                                      self.model.config.max_depth)
             timings['depth'] = _ms(tick)
             out = EstimatorOutput(timestamp=timestamp, frame_index=self._frame_index,
-                                  depth=depth, intrinsics=net_k, reset_reason=reset_reason)
+                                  depth=depth, intrinsics=window.network_intrinsics(intrinsics),
+                                  reset_reason=reset_reason)
             tick = time.perf_counter()
             if compute_motion and self._previous is not None:
-                self._estimate_motion(out, runner, tensor, self._previous.image, depth,
-                                      net_k)
+                motion_depth = depth
+                if motion_window != window:  # the depth resampled (as disparity) to its grid
+                    on_image = window.depth_to_input(self._depth_array(depth))
+                    disparity = motion_window.to_network(1.0 / on_image)  # (h, w)
+                    motion_depth = 1.0 / torch.from_numpy(disparity)[None, None].to(depth)
+                self._estimate_motion(out, self._runner_at(motion_window.net_size),
+                                      motion_tensor, self._previous.image, motion_depth, net_k)
             timings['motion'] = _ms(tick)
         tick = time.perf_counter()
-        self._finish(out, window, intrinsics)
+        self._finish(out, window, motion_window, intrinsics)
         timings['postprocess'] = _ms(tick)
         timings['total'] = _ms(start)
         out.timings = timings
-        self._previous = PreviousFrame(tensor, timestamp, size, intrinsics)
+        self._previous = PreviousFrame(motion_tensor, timestamp, size, intrinsics)
         self._frame_index += 1
         return out
 
@@ -235,10 +252,18 @@ class Estimator:
         current_frame = geometry.object_motion_to_current_frame(object_motion, transform)
         out.object_motion = current_frame[0].permute(1, 2, 0).cpu().numpy()
 
-    def _finish(self, out: EstimatorOutput, window: Window, intrinsics: np.ndarray) -> None:
-        """Move outputs to numpy and, for output='input', back to the input image's grid."""
-        depth = out.depth[0, 0].float().cpu().numpy()
-        depth[~np.isfinite(depth) | (depth <= 0)] = np.nan
+    @staticmethod
+    def _depth_array(depth: torch.Tensor) -> np.ndarray:
+        """(1, 1, h, w) network depth -> (h, w) float32, NaN where not a positive number."""
+        array = depth[0, 0].float().cpu().numpy()
+        array[~np.isfinite(array) | (array <= 0)] = np.nan
+        return array
+
+    def _finish(self, out: EstimatorOutput, window: Window, motion_window: Window,
+                intrinsics: np.ndarray) -> None:
+        """Move outputs to numpy and, for output='input', back to the input image's grid
+        (depth from `window`, the motion network's outputs from `motion_window`)."""
+        depth = self._depth_array(out.depth)
         if self.output == 'network' or window.image_size == window.net_size:
             out.depth = depth.astype(np.float32, copy=False)
             return
@@ -246,9 +271,9 @@ class Estimator:
         out.depth = window.depth_to_input(depth)
         out.intrinsics = intrinsics.copy()
         if out.flow is not None:
-            out.flow = window.flow_to_input(out.flow)
-            out.motion_mask = window.mask_to_input(out.motion_mask)
-            out.object_motion = window.field_to_input(out.object_motion)
+            out.flow = motion_window.flow_to_input(out.flow)
+            out.motion_mask = motion_window.mask_to_input(out.motion_mask)
+            out.object_motion = motion_window.field_to_input(out.object_motion)
 
     def _autocast(self):
         if self.precision == 'fp32':

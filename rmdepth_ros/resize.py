@@ -10,9 +10,12 @@ Modes (the `resize` option of the estimator, node and rmdepth-eval):
   padding are dropped, every input pixel gets an estimate.
 - 'stretch': the whole image is resized to the network size, whatever its aspect ratio.
 - 'native': the whole image is resized to a network size of its own aspect ratio with about
-  the network size's pixel count (`native_size`: width and height multiples of 8). The
-  networks are convolutional, so they run at any such size; every pixel gets an estimate at
-  the resolution of the weights' pixel budget.
+  the network size's pixel count (`native_size`: width and height multiples of 8) for depth:
+  the depth network is convolutional and runs at any such size, so every pixel gets a depth
+  at the resolution of the weights' pixel budget. The estimator runs the motion network
+  (camera motion, flow, masks) on the 'crop' window at the network size, with the depth
+  resampled onto it: with the shipped 3:1 weights the pose head, run at another width, drifted
+  in yaw (KITTI 00: its 77 deg turn seen as 50 deg at 208x64, 85 deg on the crop window).
 
 All four are one `Window`: an integer rectangle (x0, y0, width, height) in input pixels,
 possibly reaching outside the image (pad), that is resized to the network size. Integer offsets
@@ -29,7 +32,9 @@ import cv2
 import numpy as np
 
 RESIZE_MODES = ('crop', 'pad', 'stretch', 'native')
-DEFAULT_RESIZE = 'crop'  # the estimator's, node's and rmdepth-eval's default
+# The estimator's, node's and rmdepth-eval's default: depth on every pixel of any camera
+# (README "Resize" has the measurements that chose it).
+DEFAULT_RESIZE = 'native'
 
 
 @dataclass(frozen=True)

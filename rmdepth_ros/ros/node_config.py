@@ -62,8 +62,10 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('input_height', 0, "network input height in pixels, a multiple of 8; 0: the "
               "weights' training size", bounds=(0, 4096, 8)),
     ParamSpec('resize', DEFAULT_RESIZE, "how an image whose aspect ratio differs from the "
-              "network input's reaches it: crop (centre crop; outputs NaN outside it), pad "
-              '(edge-replicated padding) or stretch', choices=RESIZE_MODES),
+              "network input's reaches it: native (depth at the image's own aspect with the "
+              "input's pixel count, every pixel; motion, flow and masks on the centre crop), "
+              'crop (centre crop; outputs NaN outside it), pad (edge-replicated padding) or '
+              'stretch', choices=RESIZE_MODES),
     ParamSpec('image_transport', 'raw', "raw: subscribe to 'image' (sensor_msgs/Image); "
               "compressed: 'image/compressed' (jpeg / png)", choices=('raw', 'compressed')),
     _switch('publish_depth', 'depth'),
