@@ -58,7 +58,8 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               'pip install -r requirements-backends.txt)',
               choices=('torch', 'onnxruntime', 'openvino')),
     ParamSpec('input_width', 0, "network input width in pixels, a multiple of 8; 0: the "
-              "weights' training size", bounds=(0, 4096, 8)),
+              "weights' training size (resize native: width x height is the pixel budget)",
+              bounds=(0, 4096, 8)),
     ParamSpec('input_height', 0, "network input height in pixels, a multiple of 8; 0: the "
               "weights' training size", bounds=(0, 4096, 8)),
     ParamSpec('resize', DEFAULT_RESIZE, "how an image whose aspect ratio differs from the "
