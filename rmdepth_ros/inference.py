@@ -86,10 +86,14 @@ class Estimator:
       Both must be multiples of 8.
     max_frame_gap: seconds; a larger gap between consecutive frames of the stream resets the
       temporal state (frames the caller skipped count: see `process`).
-    output: 'input' (outputs at the input image's resolution) or 'network' (at input_size).
+    output: 'input' (outputs at the input image's resolution) or 'network' (at the network
+      size: input_size; for 'native', depth and intrinsics at the size it picks, flow, mask
+      and object motion on the motion network's grid, the centred window at input_size).
     resize: how an image whose aspect ratio differs from input_size's reaches the network:
-      'crop' (centre crop; outputs NaN outside it), 'pad' (edge-replicated padding) or
-      'stretch'; see rmdepth_ros.resize.
+      'crop' (centre crop; outputs NaN outside it), 'pad' (edge-replicated padding),
+      'stretch', or 'native' (depth at the image's own aspect ratio with about input_size's
+      pixel count, sides multiples of 8; the motion network on the centred crop window);
+      see rmdepth_ros.resize.
     backend: where the two networks run: 'torch' (eager; on CUDA the runner variant named in
       rmdepth_ros/cuda_defaults.json, eager until a GPU was measured), 'onnxruntime' or
       'openvino' (ONNX exports of the same weights, built on first use and cached; fp32 only;
@@ -150,17 +154,25 @@ class Estimator:
             backend = 'torch'
             self._runner = self._create_runner(backend, log)
         self.backend = backend
+        self._log = log
+        # Runners by network size ('native' runs at the image's aspect; ONNX files are fixed-size).
+        self._runners = {self.input_size: self._runner}
         self._previous: PreviousFrame | None = None
         self._pending_reset: str | None = 'first frame'
         self._frame_index = 0
         # (frame index, moving-object evidence) of the last frame with motion.
         self._mask_evidence: tuple[int, torch.Tensor] | None = None
 
-    def _create_runner(self, backend: str, log: Callable[[str], None]) -> Any:
+    def _create_runner(self, backend: str, log: Callable[[str], None],
+                       size: tuple[int, int] | None = None) -> Any:
         return create_runner(
-            backend, self.model, self.metadata, self.input_size, self.device, log,
+            backend, self.model, self.metadata, size or self.input_size, self.device, log,
             variant=cuda_runner_variant(self.device, backend),
             autocast_dtype=None if self.precision == 'fp32' else self.autocast_dtype)
+
+    def _runner_is_size_free(self) -> bool:
+        # Eager PyTorch runs at any size; CUDA graphs and compiled variants are built per size.
+        return cuda_runner_variant(self.device, self.backend) == 'eager'
 
     @property
     def model_id(self) -> str:
@@ -205,39 +217,65 @@ class Estimator:
         reset_reason, self._pending_reset = self._pending_reset, None
 
         window = input_window((size[1], size[0]), self.input_size, self.resize)
-        net_k = window.network_intrinsics(intrinsics)
-        tensor = to_network_tensor(window.to_network(image), self.input_size, self.device)
+        tensor = to_network_tensor(window.to_network(image), window.net_size, self.device)
+        # 'native': depth on the whole image at its own aspect; the motion network on the
+        # centred window of the weights' aspect, as 'crop' (resize.py says why).
+        motion_window = window
+        if self.resize == 'native':
+            motion_window = input_window(window.image_size, self.input_size, 'crop')
+        motion_tensor = tensor
+        if motion_window != window:
+            motion_tensor = to_network_tensor(motion_window.to_network(image),
+                                              motion_window.net_size, self.device)
+        net_k = motion_window.network_intrinsics(intrinsics)
+        runner = self._runner_at(window.net_size)
         timings = {'preprocess': _ms(start)}
 
         with torch.inference_mode():
             tick = time.perf_counter()
             with self._autocast():
-                disp = self._runner.depth(tensor)            # (1, 1, h, w) sigmoid
+                disp = runner.depth(tensor)                  # (1, 1, h, w) sigmoid
             _, depth = disp_to_depth(disp.float(), self.model.config.min_depth,
                                      self.model.config.max_depth)
             timings['depth'] = _ms(tick)
             out = EstimatorOutput(timestamp=timestamp, frame_index=self._frame_index,
-                                  depth=depth, intrinsics=net_k, reset_reason=reset_reason)
+                                  depth=depth, intrinsics=window.network_intrinsics(intrinsics),
+                                  reset_reason=reset_reason)
             tick = time.perf_counter()
             if compute_motion and self._previous is not None:
-                self._estimate_motion(out, tensor, self._previous.image, depth, net_k)
+                motion_depth = depth
+                if motion_window != window:  # the depth resampled (as disparity) to its grid
+                    on_image = window.depth_to_input(self._depth_array(depth))
+                    disparity = motion_window.to_network(1.0 / on_image)  # (h, w)
+                    motion_depth = 1.0 / torch.from_numpy(disparity)[None, None].to(depth)
+                self._estimate_motion(out, self._runner_at(motion_window.net_size),
+                                      motion_tensor, self._previous.image, motion_depth, net_k)
             timings['motion'] = _ms(tick)
         tick = time.perf_counter()
-        self._finish(out, window, intrinsics)
+        self._finish(out, window, motion_window, intrinsics)
         timings['postprocess'] = _ms(tick)
         timings['total'] = _ms(start)
         out.timings = timings
-        self._previous = PreviousFrame(tensor, timestamp, size, intrinsics)
+        self._previous = PreviousFrame(motion_tensor, timestamp, size, intrinsics)
         self._frame_index += 1
         return out
 
     # -- steps -------------------------------------------------------------------------------
 
-    def _estimate_motion(self, out: EstimatorOutput, current: torch.Tensor,
+    def _runner_at(self, net_size: tuple[int, int]):
+        """The runner for a network input of net_size (width, height): torch runs any size,
+        the ONNX backends export one file pair per size (cached on disk)."""
+        if net_size not in self._runners:
+            self._runners[net_size] = (
+                self._runner if self.backend == 'torch' and self._runner_is_size_free()
+                else self._create_runner(self.backend, self._log, net_size))
+        return self._runners[net_size]
+
+    def _estimate_motion(self, out: EstimatorOutput, runner, current: torch.Tensor,
                          previous: torch.Tensor, depth: torch.Tensor, net_k: np.ndarray) -> None:
         k = torch.as_tensor(net_k, dtype=torch.float32, device=self.device).unsqueeze(0)
         with self._autocast():
-            transform, object_motion = self._runner.motion(current, previous, depth, k)
+            transform, object_motion = runner.motion(current, previous, depth, k)
         transform = transform.float()                          # (1, 4, 4) T_prev_cur
         object_motion = object_motion.float()                  # (1, 3, h, w) T_obj, prev frame
         flow, valid = geometry.optical_flow(depth, k, transform, object_motion)
@@ -252,10 +290,18 @@ class Estimator:
         current_frame = geometry.object_motion_to_current_frame(object_motion, transform)
         out.object_motion = current_frame[0].permute(1, 2, 0).cpu().numpy()
 
-    def _finish(self, out: EstimatorOutput, window: Window, intrinsics: np.ndarray) -> None:
-        """Move outputs to numpy and, for output='input', back to the input image's grid."""
-        depth = out.depth[0, 0].float().cpu().numpy()
-        depth[~np.isfinite(depth) | (depth <= 0)] = np.nan
+    @staticmethod
+    def _depth_array(depth: torch.Tensor) -> np.ndarray:
+        """(1, 1, h, w) network depth -> (h, w) float32, NaN where not a positive number."""
+        array = depth[0, 0].float().cpu().numpy()
+        array[~np.isfinite(array) | (array <= 0)] = np.nan
+        return array
+
+    def _finish(self, out: EstimatorOutput, window: Window, motion_window: Window,
+                intrinsics: np.ndarray) -> None:
+        """Move outputs to numpy and, for output='input', back to the input image's grid
+        (depth from `window`, the motion network's outputs from `motion_window`)."""
+        depth = self._depth_array(out.depth)
         if self.output == 'network' or window.image_size == window.net_size:
             out.depth = depth.astype(np.float32, copy=False)
             return
@@ -263,9 +309,9 @@ class Estimator:
         out.depth = window.depth_to_input(depth)
         out.intrinsics = intrinsics.copy()
         if out.flow is not None:
-            out.flow = window.flow_to_input(out.flow)
-            out.motion_mask = window.mask_to_input(out.motion_mask)
-            out.object_motion = window.field_to_input(out.object_motion)
+            out.flow = motion_window.flow_to_input(out.flow)
+            out.motion_mask = motion_window.mask_to_input(out.motion_mask)
+            out.object_motion = motion_window.field_to_input(out.object_motion)
 
     def _autocast(self):
         if self.precision == 'fp32':

@@ -9,8 +9,15 @@ Modes (the `resize` option of the estimator, node and rmdepth-eval):
   sides of the short dimension to the network's aspect ratio, then resized; outputs in the
   padding are dropped, every input pixel gets an estimate.
 - 'stretch': the whole image is resized to the network size, whatever its aspect ratio.
+- 'native': the whole image is resized to a network size of its own aspect ratio with about
+  the network size's pixel count (`native_size`: width and height multiples of 8) for depth:
+  the depth network is convolutional and runs at any such size, so every pixel gets a depth
+  at the resolution of the weights' pixel budget. The estimator runs the motion network
+  (camera motion, flow, masks) on the 'crop' window at the network size, with the depth
+  resampled onto it: with the shipped 3:1 weights the pose head, run at another width, drifted
+  in yaw (KITTI 00: its 77 deg turn seen as 50 deg at 208x64, 85 deg on the crop window).
 
-All three are one `Window`: an integer rectangle (x0, y0, width, height) in input pixels,
+All four are one `Window`: an integer rectangle (x0, y0, width, height) in input pixels,
 possibly reaching outside the image (pad), that is resized to the network size. Integer offsets
 keep the intrinsics exact: cx' = cx - x0, cy' = cy - y0, then the resize rule of
 docs/conventions.md from (width, height) to the network size. numpy + OpenCV only.
@@ -19,12 +26,15 @@ docs/conventions.md from (width, height) to the network size. numpy + OpenCV onl
 from __future__ import annotations
 
 from dataclasses import dataclass
+import math
 
 import cv2
 import numpy as np
 
-RESIZE_MODES = ('crop', 'pad', 'stretch')
-DEFAULT_RESIZE = 'crop'  # the estimator's, node's and rmdepth-eval's default
+RESIZE_MODES = ('crop', 'pad', 'stretch', 'native')
+# The estimator's, node's and rmdepth-eval's default: depth on every pixel of any camera
+# (README "Resize" has the measurements that chose it).
+DEFAULT_RESIZE = 'native'
 
 
 @dataclass(frozen=True)
@@ -122,15 +132,42 @@ class Window:
         return self._place(resized, np.nan)
 
 
+def native_size(image_size: tuple[int, int], budget_size: tuple[int, int]) -> tuple[int, int]:
+    """The network size for 'native': the image's aspect ratio at about budget_size's pixels.
+
+    image_size, budget_size and the result are (width, height). Both sides are multiples of 8
+    (the networks' stride): the height is the multiple of 8 (of the two around the exact
+    value) whose pixel count with its width comes nearer the budget, the width the multiple of
+    8 nearest height x aspect. The residual aspect difference (a few per cent at 192x64) is
+    absorbed by scaling fx and fy separately, exactly.
+    """
+    width, height = image_size
+    if width <= 0 or height <= 0 or budget_size[0] <= 0 or budget_size[1] <= 0:
+        raise ValueError(f'sizes must be positive, got {image_size} and {budget_size}')
+    aspect = width / height
+    budget = budget_size[0] * budget_size[1]
+    exact = math.sqrt(budget / aspect)
+
+    def size_for(net_h: int) -> tuple[int, int]:
+        return max(8, 8 * round(net_h * aspect / 8)), net_h
+
+    heights = {max(8, 8 * math.floor(exact / 8)), max(8, 8 * math.ceil(exact / 8))}
+    return min((size_for(h) for h in sorted(heights)),
+               key=lambda size: abs(math.log(size[0] * size[1] / budget)))
+
+
 def input_window(image_size: tuple[int, int], net_size: tuple[int, int], mode: str) -> Window:
     """The window for an image of `image_size` and a network of `net_size`, both (width, height).
 
     Crop / pad sizes are rounded to whole pixels and centred, x0 = floor((W - width) / 2) (and
-    likewise y0), so the window's aspect matches the network's to within one pixel.
+    likewise y0), so the window's aspect matches the network's to within one pixel. 'native'
+    takes the whole image, and the window's net_size is `native_size(image_size, net_size)`.
     """
     if mode not in RESIZE_MODES:
         raise ValueError(f"resize must be one of {', '.join(RESIZE_MODES)}, got '{mode}'")
     width, height = image_size
+    if mode == 'native':
+        return Window(image_size, native_size(image_size, net_size), 0, 0, width, height)
     net_w, net_h = net_size
     if mode == 'stretch' or width * net_h == height * net_w:
         return Window(image_size, net_size, 0, 0, width, height)

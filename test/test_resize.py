@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from rmdepth_ros.resize import input_window
+from rmdepth_ros.resize import input_window, native_size
 
 NET = (40, 12)  # 10:3, like 640x192
 
@@ -29,11 +29,12 @@ def test_window_rectangles(size, mode, expected) -> None:
 
 
 def test_unknown_mode_is_an_error() -> None:
-    with pytest.raises(ValueError, match="resize must be one of crop, pad, stretch, got 'fit'"):
+    with pytest.raises(ValueError,
+                       match="resize must be one of crop, pad, stretch, native, got 'fit'"):
         input_window((80, 60), NET, 'fit')
 
 
-@pytest.mark.parametrize('mode', ['crop', 'pad', 'stretch'])
+@pytest.mark.parametrize('mode', ['crop', 'pad', 'stretch', 'native'])
 def test_network_intrinsics_project_a_point_where_the_resized_image_shows_it(mode) -> None:
     """A 3D point lands in the network image where the pixel it lit in the input went."""
     size = (80, 60)
@@ -44,7 +45,7 @@ def test_network_intrinsics_project_a_point_where_the_resized_image_shows_it(mod
     u, v = _project(k, point)
     # Where pixel (u, v) of the input lands: shift by the window corner, then the cv2.resize
     # pixel-centre map x' = (x + 0.5) * s - 0.5.
-    sx, sy = NET[0] / window.width, NET[1] / window.height
+    sx, sy = window.net_size[0] / window.width, window.net_size[1] / window.height
     expected = ((u - window.x0 + 0.5) * sx - 0.5, (v - window.y0 + 0.5) * sy - 0.5)
     np.testing.assert_allclose(_project(net_k, point), expected, atol=1e-12)
 
@@ -108,3 +109,32 @@ def test_round_trip_of_a_smooth_disparity_through_the_crop() -> None:
     inside = back[window.y0 + 4:window.y0 + window.height - 4, 4:-4]
     np.testing.assert_allclose(inside, disparity[:inside.shape[0], 4:-4], atol=2e-4)
     assert cv2.countNonZero(np.isnan(back).astype(np.uint8)) == 160 * (120 - window.height)
+
+
+@pytest.mark.parametrize('image, budget, expected', [
+    ((640, 480), (192, 64), (128, 96)),     # 4:3 at the shipped weights' 12288 pixels
+    ((1241, 376), (192, 64), (208, 64)),    # KITTI, 3.3:1
+    ((1920, 640), (192, 64), (192, 64)),    # the budget's own aspect: the budget itself
+    ((1280, 720), (192, 64), (144, 80)),    # 16:9
+    ((1241, 376), (320, 96), (320, 96)),
+])
+def test_native_size_keeps_the_aspect_and_the_pixel_budget(image, budget, expected) -> None:
+    assert native_size(image, budget) == expected
+
+
+def test_native_sizes_are_multiples_of_8_near_the_budget() -> None:
+    for width in range(100, 2000, 37):
+        for height in (120, 376, 480, 720, 1216):
+            net_w, net_h = native_size((width, height), (192, 64))
+            assert net_w % 8 == 0 and net_h % 8 == 0
+            if 0.25 < width / height < 8:
+                assert 0.8 < net_w * net_h / 12288 < 1.25, (width, height)
+                assert abs(net_w / net_h / (width / height) - 1) < 0.12, (width, height)
+
+
+def test_native_window_is_the_whole_image() -> None:
+    window = input_window((80, 60), NET, 'native')
+    assert (window.x0, window.y0, window.width, window.height) == (0, 0, 80, 60)
+    assert window.net_size == native_size((80, 60), NET) == (24, 16)
+    with pytest.raises(ValueError, match='sizes must be positive'):
+        native_size((0, 60), NET)

@@ -44,9 +44,24 @@ def test_scorecard_picks_the_real_sets_present(tmp_path: Path) -> None:
     keys = [s.key for s in sets]
     assert keys == ['kitti_06', 'synthetic', 'synthetic_static']
     assert sets[0].title == 'KITTI odometry 06 (training sequence)'
-    assert set(skipped) == {'kitti_00', 'kitti_07', 'ddad'}
+    assert set(skipped) == {'kitti_00', 'kitti_00_stereo', 'kitti_07', 'ddad'}
     assert 'seeds 2000-2001' in sets[1].title
     assert len(sets[1].open()) == 2 and len(sets[1].open()[0]) == 5
+
+
+def test_scorecard_adds_the_kitti_00_stereo_set_when_its_depth_is_there(tmp_path: Path
+                                                                        ) -> None:
+    stereo = tmp_path / 'kitti_odometry_00' / 'depth_stereo'
+    stereo.mkdir(parents=True)
+    for i in range(12):
+        (stereo / f'{i:06d}.png').touch()
+    sets, skipped = available_sets(tmp_path, None, 1, 5)
+    chosen = {s.key: s for s in sets}
+    assert 'kitti_00_stereo' in chosen and 'kitti_00_stereo' not in skipped
+    assert chosen['kitti_00_stereo'].title == 'KITTI 00 stereo (frames 0-11)'
+    assert chosen['kitti_00_stereo'].max_depth == 80.0
+    sets, _ = available_sets(tmp_path, 6, 1, 5)
+    assert 'KITTI 00 stereo (frames 0-5)' in [s.title for s in sets]
 
 
 def test_scorecard_rejects_too_few_frames(capsys: pytest.CaptureFixture) -> None:

@@ -398,3 +398,35 @@ def test_motion_network_can_learn_faster_than_the_depth_network():
     ids = [{id(p) for p in g['params']} for g in groups]
     assert sum(len(i) for i in ids) == len(list(model.parameters()))
     assert ids[2] == {id(p) for p in model.motion_net.parameters()} - ids[1]
+
+
+def test_random_aspect_batches_keep_the_pixel_budget_and_train(tmp_path):
+    """augment.aspect_prob: one native-style size per batch, exact intrinsics and truth."""
+    cfg = tiny_config(tmp_path, data__width=96, data__height=32,
+                      augment=AugmentConfig(flip_prob=0, jitter_prob=0, aspect_prob=1.0,
+                                            aspect_min=1.2, aspect_max=1.5))
+    loader, source = build_train_loader(cfg, start_step=0)
+    batch = next(iter(loader))
+    height, width = batch['images'].shape[-2:]
+    assert width % 8 == 0 and height % 8 == 0
+    assert 1.1 < width / height < 1.7  # not the configured 3:1
+    assert 0.75 < width * height / (96 * 32) < 1.33
+    assert batch['gt_depth'].shape[-2:] == (height, width) and batch['gt_valid'].all()
+    # A window of the batch's aspect is resized almost isotropically: fx / fy stays the
+    # camera's (to the rounding to multiples of 8), the principal point moves with the window.
+    plain = TrainStream(source, cfg.data, AugmentConfig(flip_prob=0, jitter_prob=0), cfg.seed)
+    K0, K = plain[0]['K'].numpy(), batch['K'][0].numpy()
+    assert K[0, 0] / K[1, 1] == pytest.approx(K0[0, 0] / K0[1, 1], rel=0.08)
+    assert K[0, 0] > K0[0, 0] * width / 96  # a window narrower than the frame, magnified
+    # The synthetic depth truth still sits under the image: the window of the truth matches
+    # the window of the frames (every rendered pixel has depth, sky excepted).
+    assert (batch['gt_depth'] > 0).float().mean() > 0.3
+    # One optimiser step at this size runs and gives finite losses.
+    net = TrainingModel(RMDepth(TINY))
+    outputs = net(batch['images_aug'], batch['K'], object_motion_scale=0.0)
+    result = compute_losses(outputs, batch['images'], batch['K'], cfg.loss, TINY.min_depth,
+                            TINY.max_depth, 0.0)
+    result.total.backward()
+    assert torch.isfinite(result.total)
+    # Off by default: the configured size.
+    assert TrainConfig().augment.aspect_prob == 0.0

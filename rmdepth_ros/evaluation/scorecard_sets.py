@@ -86,6 +86,15 @@ def _synthetic(seeds: list[int], frames: int, static: bool = False
     return open_
 
 
+def _kitti_stereo(folder: Path, frames: int | None) -> Callable[[], list[Sequence]]:
+    def open_() -> list[Sequence]:
+        from rmdepth_ros.datasets.kitti_stereo import KittiStereoSequence
+
+        # Camera motion on these frames is scored by the KITTI 00 set already.
+        return [FirstFrames(KittiStereoSequence(folder, poses=False), frames)]
+    return open_
+
+
 def _ddad(folder: Path, frames: int | None) -> Callable[[], list[Sequence]]:
     def open_() -> list[Sequence]:
         from rmdepth_ros.datasets.depth_folder import DepthFolderSequence
@@ -113,6 +122,14 @@ def available_sets(data: Path, frames: int | None, seeds: int, synthetic_frames:
                 sets.append(ScoreSet(key, title, _kitti(data / name, frames)))
             else:
                 skipped[key] = f'{data / name} is absent'
+        stereo = data / 'kitti_odometry_00' / 'depth_stereo'
+        if stereo.is_dir():
+            count = len(list(stereo.glob('*.png')))
+            count = count if frames is None else min(frames, count)
+            sets.append(ScoreSet('kitti_00_stereo', f'KITTI 00 stereo (frames 0-{count - 1})',
+                                 _kitti_stereo(stereo.parent, frames)))
+        else:
+            skipped['kitti_00_stereo'] = f'{stereo} is absent'
         if (data / 'ddad_sample').is_dir():
             sets.append(ScoreSet('ddad', 'DDAD sample (LiDAR depth, ego body masked, cap 200 m)',
                                  _ddad(data / 'ddad_sample', frames), camera_height=1.5,

@@ -61,12 +61,15 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               'on first use and cached; fp32; need pip install -r requirements-backends.txt)',
               choices=('auto', 'torch', 'onnxruntime', 'openvino')),
     ParamSpec('input_width', 0, "network input width in pixels, a multiple of 8; 0: the "
-              "weights' training size", bounds=(0, 4096, 8)),
+              "weights' training size (resize native: width x height is the pixel budget)",
+              bounds=(0, 4096, 8)),
     ParamSpec('input_height', 0, "network input height in pixels, a multiple of 8; 0: the "
               "weights' training size", bounds=(0, 4096, 8)),
     ParamSpec('resize', DEFAULT_RESIZE, "how an image whose aspect ratio differs from the "
-              "network input's reaches it: crop (centre crop; outputs NaN outside it), pad "
-              '(edge-replicated padding) or stretch', choices=RESIZE_MODES),
+              "network input's reaches it: native (depth at the image's own aspect with the "
+              "input's pixel count, every pixel; motion, flow and masks on the centre crop), "
+              'crop (centre crop; outputs NaN outside it), pad (edge-replicated padding) or '
+              'stretch', choices=RESIZE_MODES),
     ParamSpec('image_transport', 'raw', "raw: subscribe to 'image' (sensor_msgs/Image); "
               "compressed: 'image/compressed' (jpeg / png)", choices=('raw', 'compressed')),
     _switch('publish_depth', 'depth'),

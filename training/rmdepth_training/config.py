@@ -95,6 +95,11 @@ class AugmentConfig:
     jitter_prob: colour jitter; the networks see jittered frames, the losses the originals.
     brightness, contrast, saturation: factors drawn from [1 - x, 1 + x]; hue: shift in
     [-hue, hue] turns of the colour wheel.
+    aspect_prob: probability that a global batch is trained at a random aspect ratio (0 = off,
+      the default): one ratio per batch, log-uniform in [aspect_min, aspect_max] (width /
+      height), at the network size of the estimator's `resize: native` (multiples of 8, about
+      data.width x data.height pixels); each sample a random window of that ratio whose side
+      is a fraction in [aspect_min_scale, 1] of the largest one (`aspect.py`).
     """
 
     flip_prob: float = 0.5
@@ -103,6 +108,10 @@ class AugmentConfig:
     contrast: float = 0.2
     saturation: float = 0.2
     hue: float = 0.1
+    aspect_prob: float = 0.0
+    aspect_min: float = 1.2
+    aspect_max: float = 3.6
+    aspect_min_scale: float = 0.6
 
 
 @dataclass
@@ -384,10 +393,17 @@ def validate(config: TrainConfig) -> None:
     if optim.max_minutes < 0:
         raise ConfigError(f"config key 'optim.max_minutes': must be 0 (no limit) or positive, "
                           f'got {optim.max_minutes}')
-    for key in ('flip_prob', 'jitter_prob'):
+    for key in ('flip_prob', 'jitter_prob', 'aspect_prob'):
         value = getattr(config.augment, key)
         if not 0 <= value <= 1:
             raise ConfigError(f"config key 'augment.{key}': must be in [0, 1], got {value}")
+    augment = config.augment
+    if not 0 < augment.aspect_min <= augment.aspect_max:
+        raise ConfigError(f"config keys 'augment.aspect_min' / 'aspect_max': need 0 < min <= "
+                          f'max, got {augment.aspect_min} and {augment.aspect_max}')
+    if not 0 < augment.aspect_min_scale <= 1:
+        raise ConfigError(f"config key 'augment.aspect_min_scale': must be in (0, 1], got "
+                          f'{augment.aspect_min_scale}')
     if data.kind == 'kitti' and not (data.root and data.split):
         raise ConfigError("data.kind 'kitti' needs data.root (KITTI raw) and data.split "
                           '(split file)')

@@ -5,7 +5,7 @@ Every source is read through the readers of `rmdepth_ros.datasets`, `rmdepth_ros
 resizes them to the network size (intrinsics scaled by docs/conventions.md) and augments them.
 
 Batch keys (what the training loop receives; B = per-process batch, F = 3 frames, H x W the
-configured network size):
+configured network size, or the batch's own size under augment.aspect_prob, `aspect.py`):
 
     'images'      (B, F, 3, H, W) float32 RGB in [0, 1], frames (t - k, t, t + k), target at
                   index 1; flipped like the network input but NOT colour-jittered: the losses
@@ -39,6 +39,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from rmdepth_ros.datasets.sequence import DataError, Sequence
+from rmdepth_training.aspect import batch_size_for, crop_triplet, random_window, resize_truth
 from rmdepth_training.augment import augment
 from rmdepth_training.config import AugmentConfig, DataConfig, TrainConfig
 from rmdepth_training.synthetic_triplets import SyntheticTriplets
@@ -58,7 +59,7 @@ __all__ = ['TRAIN_SEED_OFFSET', 'SyntheticTriplets', 'TripletSource', 'TrainStre
 VALIDATION_SEED = 1000
 EVALUATION_SEED = 2000
 # Domain-separation tags of the per-sample random streams.
-_CONTENT, _AUGMENT, _PERMUTE = 1, 2, 3
+_CONTENT, _AUGMENT, _PERMUTE, _ASPECT = 1, 2, 3, 4
 
 
 def resize_triplet(images: list[np.ndarray], K: np.ndarray, width: int, height: int,
@@ -291,11 +292,12 @@ class TrainStream(Dataset):
     """Map-style dataset indexed by global sample number n (see the module docstring)."""
 
     def __init__(self, source: TripletSource, data: DataConfig, augment_cfg: AugmentConfig,
-                 seed: int) -> None:
+                 seed: int, batch_size: int = 1) -> None:
         self.source = source
         self.data = data
         self.augment_cfg = augment_cfg
         self.seed = seed
+        self.batch_size = batch_size  # samples of one global batch share an aspect ratio
         self._permutation: tuple[int, np.ndarray] | None = None
 
     def item_of(self, n: int) -> int:
@@ -312,12 +314,26 @@ class TrainStream(Dataset):
     def __getitem__(self, n: int) -> dict[str, torch.Tensor]:
         item = self.item_of(n)
         sample = self.source.sample(item, np.random.default_rng([self.seed, _CONTENT, n]))
-        frames, K = resize_triplet(sample.images, sample.K, self.data.width, self.data.height,
-                                   self.source.crop_bottom)
-        truth = sample.truth
+        images, K, truth = sample.images, sample.K, sample.truth
+        width, height = self.data.width, self.data.height
+        size = batch_size_for(self.augment_cfg, (width, height), np.random.default_rng(
+            [self.seed, _ASPECT, n // self.batch_size]))
+        if size is not None:
+            if self.source.crop_bottom > 0:  # as resize_triplet would, before the window
+                rows = int(round(images[0].shape[0] * (1 - self.source.crop_bottom)))
+                images = [image[:rows] for image in images]
+            window = random_window((images[0].shape[1], images[0].shape[0]),
+                                   size[0] / size[1], self.augment_cfg.aspect_min_scale,
+                                   np.random.default_rng([self.seed, _ASPECT, n, 1]))
+            on_grid = truth is not None and truth['gt_depth'].shape[-2:] == images[0].shape[:2]
+            images, K, truth = crop_triplet(images, K, truth if on_grid else None, window)
+            truth = None if truth is None else resize_truth(truth, size)
+            width, height = size
+        frames, K = resize_triplet(images, K, width, height,
+                                   0.0 if size is not None else self.source.crop_bottom)
         if truth is None or truth['gt_depth'].shape[-2:] != frames.shape[1:3]:
             # Truth exists only where frames are rendered at the network size (synthetic).
-            truth = no_truth(self.data.height, self.data.width)
+            truth = no_truth(height, width)
         rng = np.random.default_rng([self.seed, _AUGMENT, n])
         plain, network, K, flipped = augment(frames, K, self.augment_cfg, rng)
         if flipped:
@@ -356,7 +372,7 @@ def build_train_loader(cfg: TrainConfig, start_step: int, rank: int = 0, world_s
                        ) -> tuple[DataLoader, TripletSource]:
     """DataLoader yielding this process's batches from `start_step` on (see module docstring)."""
     source = build_source(cfg.data)
-    stream = TrainStream(source, cfg.data, cfg.augment, cfg.seed)
+    stream = TrainStream(source, cfg.data, cfg.augment, cfg.seed, cfg.optim.batch_size)
     sampler = StepBatchSampler(start_step, cfg.optim.batch_size, rank, world_size)
     workers = cfg.data.num_workers
     # A private generator: creating the loader's iterator must not draw from the global RNG,
