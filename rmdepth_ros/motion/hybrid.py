@@ -31,10 +31,15 @@ import cv2
 import numpy as np
 
 from rmdepth_ros.evaluation.metrics import rotation_angle_deg
-from rmdepth_ros.motion.two_view import decompose_essential, inverse_motion, track_corners, \
-    triangulate
+from rmdepth_ros.motion.two_view import (
+    decompose_essential,
+    inverse_motion,
+    track_corners,
+    triangulate,
+)
 
 MOTION_SOURCES = ('network', 'hybrid')
+DEFAULT_MOTION_SOURCE = 'network'  # the Estimator's, node's and rmdepth-eval's default
 _METHODS = {'ransac': cv2.RANSAC, 'magsac': cv2.USAC_MAGSAC, 'accurate': cv2.USAC_ACCURATE,
             'lmeds': cv2.LMEDS}
 #: why a frame fell back to the network's motion (diagnostics count each)
@@ -61,10 +66,12 @@ class HybridOptions:
     standing_px: float = 0.25
     parallax_px: float = 0.6
     max_rotation_gap_deg: float = 1.5
-    max_direction_gap_deg: float = 25.0
-    scale_smoothing: float = 0.5
+    max_direction_gap_deg: float = 8.0
+    max_direction_jump_deg: float = 5.0
+    scale_smoothing: float = 0.9
     mask_margin_px: int = 4
-    method: str = 'ransac'
+    method: str = 'accurate'
+    direction_smoothing: float = 0.5
 
 
 @dataclass
@@ -106,10 +113,11 @@ class HybridMotion:
     counts: Counter = field(default_factory=Counter)
     _previous: _Frame | None = None
     _length: float | None = None
+    _direction: np.ndarray | None = None
 
     def reset(self) -> None:
         self._previous = None
-        self._length = None
+        self._length = self._direction = None
 
     def step(self, gray: np.ndarray, K: np.ndarray, depth: np.ndarray,
              network_motion: np.ndarray | None, moving: np.ndarray | None = None,
@@ -134,8 +142,8 @@ class HybridMotion:
         result = self._geometry(previous, gray, np.asarray(K, np.float64), depth,
                                 np.asarray(network_motion, np.float64), A)
         self.counts[result.reason or result.source] += 1
-        if result.source == 'network':
-            self._length = None  # restart the smoothing from the next measured length
+        if result.source == 'standing':
+            self._direction = None
         return result
 
     # -- steps -------------------------------------------------------------------------------
@@ -174,9 +182,9 @@ class HybridMotion:
             return self._fallback(prior, 'pure rotation', tracks, inliers)
         if rotation_angle_deg(R @ R_prior.T) > opt.max_rotation_gap_deg:
             return self._fallback(prior, 'disagrees with network', tracks, inliers)
-        norm = np.linalg.norm(t_prior)
-        if norm > 0 and np.degrees(np.arccos(np.clip(t @ t_prior / norm, -1, 1))) \
-                > opt.max_direction_gap_deg:
+        if _angle_deg(t, t_prior) > opt.max_direction_gap_deg and (
+                self._direction is None
+                or _angle_deg(t, self._direction) > opt.max_direction_jump_deg):
             return self._fallback(prior, 'disagrees with network', tracks, inliers)
         ratios = _depth_ratios(R, t, p0, p1, K, previous.depth, depth, A)
         if len(ratios) < opt.min_inliers // 2:
@@ -185,13 +193,31 @@ class HybridMotion:
         if self._length is not None and opt.scale_smoothing > 0:
             length = opt.scale_smoothing * self._length + (1 - opt.scale_smoothing) * length
         self._length = length
+        if self._direction is not None and opt.direction_smoothing > 0:
+            t = opt.direction_smoothing * self._direction + (1 - opt.direction_smoothing) * t
+            t = t / np.linalg.norm(t)
+        self._direction = t
         motion = inverse_motion(R, t * length)
         return HybridResult(motion, 'geometry', None, tracks, inliers,
                             *_sigmas(R, t, p0, p1, K, ratios, length))
 
     def _fallback(self, prior: np.ndarray, reason: str, tracks: int, inliers: int = 0
                   ) -> HybridResult:
-        return HybridResult(prior.copy(), 'network', reason, tracks, inliers)
+        """The network's motion; its translation brought to the current smoothed length when
+        there is one, since the network's own length has another, noisier scale."""
+        motion = prior.copy()
+        norm = np.linalg.norm(motion[:3, 3])
+        if self._length is not None and norm > 0:
+            motion[:3, 3] *= self._length / norm
+        return HybridResult(motion, 'network', reason, tracks, inliers)
+
+
+def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
+    """Angle (degrees) between two 3-vectors; 0 when either is zero."""
+    norms = np.linalg.norm(a) * np.linalg.norm(b)
+    if norms == 0:
+        return 0.0
+    return float(np.degrees(np.arccos(np.clip(a @ b / norms, -1.0, 1.0))))
 
 
 def _derotated_parallax(R: np.ndarray, p0: np.ndarray, p1: np.ndarray, K: np.ndarray
