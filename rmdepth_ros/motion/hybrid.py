@@ -6,7 +6,8 @@ numpy / OpenCV only. Each frame (`HybridMotion.step`):
    check); tracks on moving objects (the network's motion mask, either frame) are dropped.
 2. Degenerate geometry falls back to the network's motion, counted by reason: too few tracks,
    a standing camera (the image does not move: the motion is the identity), too little
-   parallax once the rotation is removed (pure rotation), an essential matrix with too few
+   parallax once the best-fitting rotation is removed (pure rotation: the translation is the
+   network's, the rotation the image's), an essential matrix with too few
    inliers, a geometric motion that disagrees with the network's prior (rotation or direction),
    or no usable depth for the scale.
 3. Otherwise the essential matrix (RANSAC) gives the rotation and the translation's direction,
@@ -56,7 +57,11 @@ class HybridOptions:
     which the camera stands still. parallax_px: median de-rotated track length below which the
     direction is unobservable (pure rotation). max_rotation_gap_deg / max_direction_gap_deg:
     the gate against the network's motion. scale_smoothing: weight of the previous frame's
-    length in the smoothed length (0 = none). mask_margin_px: growth of the moving-object mask.
+    length in the smoothed length (0 = none); direction_smoothing: likewise for the direction.
+    max_direction_jump_deg: a direction further than max_direction_gap_deg from the network's
+    is still accepted within this of the previous frame's. method: the essential matrix's
+    robust estimator. mask_margin_px: growth of the moving-object mask; a mask covering more
+    than max_moving_fraction of the image is not trusted (ignored).
     """
 
     max_corners: int = 800
@@ -70,6 +75,7 @@ class HybridOptions:
     max_direction_jump_deg: float = 5.0
     scale_smoothing: float = 0.9
     mask_margin_px: int = 4
+    max_moving_fraction: float = 0.5
     method: str = 'accurate'
     direction_smoothing: float = 0.5
 
@@ -131,7 +137,7 @@ class HybridMotion:
         class docstring.
         """
         grown = None
-        if moving is not None and moving.any():
+        if moving is not None and 0 < moving.mean() <= self.options.max_moving_fraction:
             size = 2 * self.options.mask_margin_px + 1
             grown = cv2.dilate(moving.astype(np.uint8) * 255, np.ones((size, size), np.uint8))
         previous, self._previous = self._previous, _Frame(gray, depth, grown)
@@ -165,6 +171,12 @@ class HybridMotion:
         if np.median(np.linalg.norm(p1 - p0, axis=1)) < opt.standing_px:
             return HybridResult(np.eye(4), 'standing', None, tracks, tracks,
                                 np.full(3, 1e-3), 1e-4)
+        R_only = _rotation_fit(p0, p1, K)
+        if np.median(_derotated_parallax(R_only, p0, p1, K)) < opt.parallax_px:
+            # the translation is unobservable: the network's, with the image's rotation
+            motion = prior.copy()
+            motion[:3, :3] = R_only.T
+            return HybridResult(motion, 'network', 'pure rotation', tracks, tracks)
         essential, inlier_mask = cv2.findEssentialMat(p0, p1, K, method=_METHODS[opt.method],
                                                       prob=0.999, threshold=opt.ransac_px)
         if essential is None or essential.shape[0] < 3:
@@ -177,9 +189,6 @@ class HybridMotion:
         t_prior = -R_prior @ prior[:3, 3]                 # its translation
         R, t = decompose_essential(essential[:3], p0, p1, K, t_prior)
         inliers = len(p0)
-        parallax = _derotated_parallax(R, p0, p1, K)
-        if np.median(parallax) < opt.parallax_px:
-            return self._fallback(prior, 'pure rotation', tracks, inliers)
         if rotation_angle_deg(R @ R_prior.T) > opt.max_rotation_gap_deg:
             return self._fallback(prior, 'disagrees with network', tracks, inliers)
         if _angle_deg(t, t_prior) > opt.max_direction_gap_deg and (
@@ -218,6 +227,18 @@ def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
     if norms == 0:
         return 0.0
     return float(np.degrees(np.arccos(np.clip(a @ b / norms, -1.0, 1.0))))
+
+
+def _rotation_fit(p0: np.ndarray, p1: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """The rotation R (3, 3) that best maps the rays of p0 onto those of p1 (X_1 = R X_0 for a
+    camera that only turns): Kabsch on unit bearing vectors."""
+    Kinv = np.linalg.inv(K)
+    b0 = np.c_[p0, np.ones(len(p0))] @ Kinv.T
+    b1 = np.c_[p1, np.ones(len(p1))] @ Kinv.T
+    b0 /= np.linalg.norm(b0, axis=1, keepdims=True)
+    b1 /= np.linalg.norm(b1, axis=1, keepdims=True)
+    U, _, Vt = np.linalg.svd(b1.T @ b0)
+    return U @ np.diag([1.0, 1.0, np.linalg.det(U @ Vt)]) @ Vt
 
 
 def _derotated_parallax(R: np.ndarray, p0: np.ndarray, p1: np.ndarray, K: np.ndarray
