@@ -59,7 +59,9 @@ class HybridOptions:
     the gate against the network's motion. scale_smoothing: weight of the previous frame's
     length in the smoothed length (0 = none); direction_smoothing: likewise for the direction.
     max_direction_jump_deg: a direction further than max_direction_gap_deg from the network's
-    is still accepted within this of the previous frame's. method: the essential matrix's
+    is still accepted within this of the previous frame's. A disagreeing network is overruled
+    when its motion explains the tracks worse than prior_residual_factor x the geometry's
+    median Sampson distance + prior_residual_px. method: the essential matrix's
     robust estimator. mask_margin_px: growth of the moving-object mask; a mask covering more
     than max_moving_fraction of the image is not trusted (ignored).
     """
@@ -73,6 +75,8 @@ class HybridOptions:
     max_rotation_gap_deg: float = 1.5
     max_direction_gap_deg: float = 8.0
     max_direction_jump_deg: float = 5.0
+    prior_residual_factor: float = 2.0
+    prior_residual_px: float = 0.5
     scale_smoothing: float = 0.9
     mask_margin_px: int = 4
     max_moving_fraction: float = 0.5
@@ -184,17 +188,25 @@ class HybridMotion:
         keep = inlier_mask.ravel().astype(bool)
         if keep.sum() < opt.min_inliers:
             return self._fallback(prior, 'few inliers', tracks, int(keep.sum()))
+        tracked = p0, p1
         p0, p1 = p0[keep], p1[keep]
         R_prior = prior[:3, :3].T                         # rotation of T_cur_prev
         t_prior = -R_prior @ prior[:3, 3]                 # its translation
         R, t = decompose_essential(essential[:3], p0, p1, K, t_prior)
         inliers = len(p0)
-        if rotation_angle_deg(R @ R_prior.T) > opt.max_rotation_gap_deg:
-            return self._fallback(prior, 'disagrees with network', tracks, inliers)
-        if _angle_deg(t, t_prior) > opt.max_direction_gap_deg and (
+        disagrees = rotation_angle_deg(R @ R_prior.T) > opt.max_rotation_gap_deg or (
+            _angle_deg(t, t_prior) > opt.max_direction_gap_deg and (
                 self._direction is None
-                or _angle_deg(t, self._direction) > opt.max_direction_jump_deg):
-            return self._fallback(prior, 'disagrees with network', tracks, inliers)
+                or _angle_deg(t, self._direction) > opt.max_direction_jump_deg))
+        if disagrees:
+            # the tracks decide: the network's motion stands unless it explains them much
+            # worse than the geometry's (median Sampson distance over every track)
+            residual = np.median(_sampson(R, t, *tracked, K))
+            residual_prior = np.median(_sampson(R_prior, t_prior, *tracked, K))
+            if np.sqrt(residual_prior) <= (opt.prior_residual_factor * np.sqrt(residual)
+                                            + opt.prior_residual_px):
+                return self._fallback(prior, 'disagrees with network', tracks, inliers)
+            self.counts['network overruled'] += 1
         ratios = _depth_ratios(R, t, p0, p1, K, previous.depth, depth, A)
         if len(ratios) < opt.min_inliers // 2:
             return self._fallback(prior, 'no depth for scale', tracks, inliers)
@@ -274,6 +286,20 @@ def _depth_ratios(R: np.ndarray, t: np.ndarray, p0: np.ndarray, p1: np.ndarray, 
     return ratios
 
 
+def _sampson(R: np.ndarray, t: np.ndarray, p0: np.ndarray, p1: np.ndarray, K: np.ndarray
+             ) -> np.ndarray:
+    """(N,) squared Sampson distances (px^2) of pixel pairs to the epipolar geometry of
+    X_1 = R X_0 + t."""
+    tx = np.array([[0, -t[2], t[1]], [t[2], 0, -t[0]], [-t[1], t[0], 0]])
+    Kinv = np.linalg.inv(K)
+    F = Kinv.T @ tx @ R @ Kinv
+    x0, x1 = np.c_[p0, np.ones(len(p0))], np.c_[p1, np.ones(len(p1))]
+    Fx0, Ftx1 = x0 @ F.T, x1 @ F
+    algebraic = np.sum(x1 * Fx0, axis=1)
+    return algebraic ** 2 / (Fx0[:, 0] ** 2 + Fx0[:, 1] ** 2 + Ftx1[:, 0] ** 2
+                             + Ftx1[:, 1] ** 2 + 1e-12)
+
+
 def _sigmas(R: np.ndarray, t: np.ndarray, p0: np.ndarray, p1: np.ndarray, K: np.ndarray,
             ratios: np.ndarray, length: float) -> tuple[np.ndarray, float]:
     """(translation 1-sigma (3,) model units, rotation 1-sigma radians) from the geometry.
@@ -282,15 +308,8 @@ def _sigmas(R: np.ndarray, t: np.ndarray, p0: np.ndarray, p1: np.ndarray, K: np.
     and direction errors shrink with the square root of the inlier count; the length's error
     is the depth ratios' MAD over its square root (relative), plus a 1 % floor.
     """
-    tx = np.array([[0, -t[2], t[1]], [t[2], 0, -t[0]], [-t[1], t[0], 0]])
-    Kinv = np.linalg.inv(K)
-    F = Kinv.T @ tx @ R @ Kinv
-    x0, x1 = np.c_[p0, np.ones(len(p0))], np.c_[p1, np.ones(len(p1))]
-    Fx0, Ftx1 = x0 @ F.T, x1 @ F
-    algebraic = np.sum(x1 * Fx0, axis=1)
-    sampson = algebraic ** 2 / (Fx0[:, 0] ** 2 + Fx0[:, 1] ** 2 + Ftx1[:, 0] ** 2
-                                + Ftx1[:, 1] ** 2 + 1e-12)
-    pixel = float(np.sqrt(np.mean(sampson))) + 0.05  # px; floor for KLT's own error
+    # px, with a floor for KLT's own error
+    pixel = float(np.sqrt(np.mean(_sampson(R, t, p0, p1, K)))) + 0.05
     count = np.sqrt(len(p0))
     sigma_rotation = pixel / K[0, 0] / count
     sigma_direction = 10.0 * sigma_rotation  # direction is an order less observable than R
