@@ -81,7 +81,13 @@ def test_prior_that_disagrees_is_counted_and_used_at_the_measured_length(frames)
             prior[:3, :3] = prior[:3, :3] @ _rot_y(3.0)
         return prior
 
+    # 3 degrees explain the tracks far worse than the geometry: the network is overruled
     hybrid, results = _run(frames, prior_of, HybridOptions(scale_smoothing=0.0))
+    assert [r.source for r in results[1:]] == ['geometry'] * 3
+    assert hybrid.counts['network overruled'] == 1
+    # a network never overruled (huge residual allowance) is the fallback, at the length
+    hybrid, results = _run(frames, prior_of, HybridOptions(scale_smoothing=0.0,
+                                                           prior_residual_px=1e9))
     assert [r.source for r in results[1:]] == ['geometry', 'geometry', 'network']
     assert results[3].reason == 'disagrees with network'
     assert hybrid.counts['disagrees with network'] == 1
@@ -173,7 +179,8 @@ def test_estimator_hybrid_source(tiny_weights, frames) -> None:
             # the random network's motion is not the images': flow follows the fused motion
             assert not np.allclose(b.motion, b.network_motion)
             assert not np.allclose(np.nan_to_num(b.flow), np.nan_to_num(a.flow))
-    assert sum(hybrid.motion_counts.values()) == len(frames) - 2
+    counts = hybrid.motion_counts
+    assert sum(counts.values()) - counts.get('network overruled', 0) == len(frames) - 2
     hybrid.reset()
     out = hybrid.process(frames[0].image, frames[0].intrinsics, frames[-1].timestamp + 0.1)
     assert out.motion is None and out.motion_info is None
