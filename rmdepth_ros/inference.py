@@ -39,6 +39,8 @@ from rmdepth_ros.model import geometry
 from rmdepth_ros.model.depth_net import disp_to_depth
 from rmdepth_ros.model.rmdepth import RMDepth
 from rmdepth_ros.model.weights import load_weights
+from rmdepth_ros.motion.fused import HybridStep
+from rmdepth_ros.motion.hybrid import DEFAULT_MOTION_SOURCE, MOTION_SOURCES, HybridResult
 from rmdepth_ros.resize import DEFAULT_RESIZE, RESIZE_MODES, Window, input_window
 
 __all__ = ['Estimator', 'EstimatorOutput', 'PRECISIONS', 'select_device']
@@ -60,6 +62,10 @@ class EstimatorOutput:
     object_motion: (H, W, 3) float32 model units, current camera frame, each point's displacement
       since the previous frame with camera motion removed. None on the first frame.
     reset_reason: why the temporal state was reset before this frame, else None.
+    network_motion: (4, 4) the motion network's own `T_prev_cur` (equal to `motion` with
+      motion_source 'network'), None on the first frame.
+    motion_info: with motion_source 'hybrid', how `motion` was obtained (source, fallback
+      reason, tracks, inliers, 1-sigma errors; rmdepth_ros.motion.hybrid), else None.
     timings: milliseconds spent in 'preprocess', 'depth', 'motion', 'postprocess', 'total'.
     """
 
@@ -72,6 +78,8 @@ class EstimatorOutput:
     motion_mask: np.ndarray | None = None
     object_motion: np.ndarray | None = None
     reset_reason: str | None = None
+    network_motion: np.ndarray | None = None
+    motion_info: HybridResult | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -101,6 +109,10 @@ class Estimator:
       (`backends.choose_backend`; torch if the chosen one cannot start). Everything else is
       the same for every backend.
     log: receives one line when ONNX files are exported (default: stderr).
+    motion_source: 'network' (the motion network's camera motion) or 'hybrid' (tracked image
+      points + essential matrix, scale from the network's depth, the network's motion as prior
+      and fallback; rmdepth_ros.motion.hybrid). Flow, masks and object motion use the motion
+      returned.
     """
 
     def __init__(self, weights: str | os.PathLike | None = None, device: str = 'auto',
@@ -108,7 +120,13 @@ class Estimator:
                  max_frame_gap: float = 0.5, output: str = 'input',
                  model: RMDepth | None = None, metadata: dict[str, Any] | None = None,
                  resize: str = DEFAULT_RESIZE, backend: str = 'torch',
-                 log: Callable[[str], None] | None = None) -> None:
+                 log: Callable[[str], None] | None = None,
+                 motion_source: str = DEFAULT_MOTION_SOURCE) -> None:
+        if motion_source not in MOTION_SOURCES:
+            raise ValueError(f"motion_source must be one of {', '.join(MOTION_SOURCES)}, "
+                             f"got '{motion_source}'")
+        self.motion_source = motion_source
+        self._hybrid = HybridStep() if motion_source == 'hybrid' else None
         if backend not in BACKEND_CHOICES:
             raise ValueError(f"backend must be one of {', '.join(BACKEND_CHOICES)}, "
                              f"got '{backend}'")
@@ -192,6 +210,14 @@ class Estimator:
         """Forget the previous frame: the next frame has depth but no motion, flow or mask."""
         self._previous = None
         self._pending_reset = reason
+        if self._hybrid is not None:
+            self._hybrid.reset()
+
+    @property
+    def motion_counts(self) -> dict[str, int]:
+        """Hybrid motion: frames by how their motion was obtained ('geometry', 'standing' or a
+        fallback reason); {} with motion_source 'network'."""
+        return {} if self._hybrid is None else dict(self._hybrid.motion.counts)
 
     def process(self, image: np.ndarray, intrinsics: np.ndarray, timestamp: float,
                 compute_motion: bool = True, skipped: Sequence[float] = ()) -> EstimatorOutput:
@@ -248,8 +274,13 @@ class Estimator:
                     on_image = window.depth_to_input(self._depth_array(depth))
                     disparity = motion_window.to_network(1.0 / on_image)  # (h, w)
                     motion_depth = 1.0 / torch.from_numpy(disparity)[None, None].to(depth)
+                fused = None if self._hybrid is None else self._hybrid.bind(image, intrinsics,
+                                                                            motion_window)
                 self._estimate_motion(out, self._runner_at(motion_window.net_size),
-                                      motion_tensor, self._previous.image, motion_depth, net_k)
+                                      motion_tensor, self._previous.image, motion_depth, net_k,
+                                      fused)
+            elif self._hybrid is not None:  # keep this frame as the tracks' previous frame
+                self._hybrid.keep(image, intrinsics, window, depth)
             timings['motion'] = _ms(tick)
         tick = time.perf_counter()
         self._finish(out, window, motion_window, intrinsics)
@@ -272,12 +303,16 @@ class Estimator:
         return self._runners[net_size]
 
     def _estimate_motion(self, out: EstimatorOutput, runner, current: torch.Tensor,
-                         previous: torch.Tensor, depth: torch.Tensor, net_k: np.ndarray) -> None:
+                         previous: torch.Tensor, depth: torch.Tensor, net_k: np.ndarray,
+                         fused: Callable | None = None) -> None:
         k = torch.as_tensor(net_k, dtype=torch.float32, device=self.device).unsqueeze(0)
         with self._autocast():
             transform, object_motion = runner.motion(current, previous, depth, k)
         transform = transform.float()                          # (1, 4, 4) T_prev_cur
         object_motion = object_motion.float()                  # (1, 3, h, w) T_obj, prev frame
+        out.network_motion = transform[0].double().cpu().numpy()
+        if fused is not None:  # hybrid: flow, masks and object motion follow the fused motion
+            transform, out.motion_info = fused(transform, object_motion, depth, k)
         flow, valid = geometry.optical_flow(depth, k, transform, object_motion)
         flow = torch.where(valid, flow, torch.full_like(flow, float('nan')))
         out.motion = transform[0].double().cpu().numpy()

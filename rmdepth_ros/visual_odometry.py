@@ -13,9 +13,10 @@ inflate its covariance, since the motion across the gap is unknown.
 
 Covariance model (diagonal; x, y, z in metres, rotations about x, y, z in radians): per frame
 the translation has a 1-sigma error of `relative_sigma * |t| + 2 mm` and the rotation
-`0.1 * |angle| + 0.002 rad`; the pose covariance is their running sum (a random walk). A reset
-adds RESET_POSE_VARIANCE. Twist covariance is the frame's error over dt, and large on frames
-without an increment.
+`0.1 * |angle| + 0.002 rad`, or, when the motion comes with its own errors (the hybrid motion
+source's, from the geometry: inliers and residuals), those, per axis; the pose covariance is
+their running sum (a random walk). A reset adds RESET_POSE_VARIANCE. Twist covariance is the
+frame's error over dt, and large on frames without an increment.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import numpy as np
 TRANSLATION_FLOOR = 0.002   # m, 1-sigma per frame
 ROTATION_RELATIVE = 0.1
 ROTATION_FLOOR = 0.002      # rad, 1-sigma per frame
+GEOMETRY_FLOOR = 2e-4       # m and rad: floor of the errors a motion brings with it
 RESET_POSE_VARIANCE = np.array([1.0, 1.0, 1.0, 0.1, 0.1, 0.1])   # m^2, rad^2
 UNKNOWN_TWIST_VARIANCE = np.array([1e2, 1e2, 1e2, 1e1, 1e1, 1e1])  # (m/s)^2, (rad/s)^2
 
@@ -87,13 +89,16 @@ class OdometryIntegrator:
         self._last_stamp: float | None = None
 
     def update(self, motion: np.ndarray | None, timestamp: float, scale: float = 1.0,
-               relative_sigma: float = 0.05, reset: bool = False) -> OdometryEstimate:
+               relative_sigma: float = 0.05, reset: bool = False,
+               motion_sigma: tuple[np.ndarray, float] | None = None) -> OdometryEstimate:
         """Integrate one frame.
 
         motion: (4, 4) `T_prev_cur` in model units, or None (first frame / after a reset).
         timestamp: seconds, the frame's stamp. scale: published units per model unit.
         relative_sigma: 1-sigma relative error of the translation at this scale.
         reset: the temporal state was reset before this frame (tracking lost).
+        motion_sigma: (translation 1-sigma (3,) model units, camera axes; rotation 1-sigma,
+          radians) of this frame's motion, or None for the model above.
         """
         dt = None if self._last_stamp is None else timestamp - self._last_stamp
         self._last_stamp = timestamp
@@ -113,9 +118,16 @@ class OdometryIntegrator:
         self.T_odom_base = pose
 
         rotation = rotation_vector(step[:3, :3])
-        sigma_t = relative_sigma * np.linalg.norm(step[:3, 3]) + TRANSLATION_FLOOR
-        sigma_r = ROTATION_RELATIVE * np.linalg.norm(rotation) + ROTATION_FLOOR
-        step_variance = np.array([sigma_t ** 2] * 3 + [sigma_r ** 2] * 3)
+        if motion_sigma is None:
+            sigma_t = relative_sigma * np.linalg.norm(step[:3, 3]) + TRANSLATION_FLOOR
+            sigma_r = ROTATION_RELATIVE * np.linalg.norm(rotation) + ROTATION_FLOOR
+            step_variance = np.array([sigma_t ** 2] * 3 + [sigma_r ** 2] * 3)
+        else:  # camera axes -> base axes (variances of a diagonal, rotated: |R|^2 weights)
+            weights = self.T_base_cam[:3, :3] ** 2
+            sigma_t = np.asarray(motion_sigma[0], float) * scale
+            sigma_t = np.sqrt(weights @ sigma_t ** 2 + GEOMETRY_FLOOR ** 2)
+            sigma_r = max(float(motion_sigma[1]), GEOMETRY_FLOOR)
+            step_variance = np.concatenate([sigma_t ** 2, [sigma_r ** 2] * 3])
         self.pose_variance = self.pose_variance + step_variance
         # displacement seen from the current base frame, over the frame interval
         linear = step[:3, :3].T @ step[:3, 3] / dt

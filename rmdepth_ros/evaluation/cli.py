@@ -21,6 +21,7 @@ import sys
 
 from rmdepth_ros.datasets.sequence import DataError
 from rmdepth_ros.evaluation.dds_env import ensure_localhost_dds
+from rmdepth_ros.motion.hybrid import DEFAULT_MOTION_SOURCE, MOTION_SOURCES
 from rmdepth_ros.resize import DEFAULT_RESIZE, RESIZE_MODES
 
 #: The Estimator's backend choices (rmdepth_ros.backends.BACKEND_CHOICES; not imported here: it
@@ -58,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help='where the networks run (default: %(default)s; auto: the fastest '
                         'installed, as the node does); onnxruntime and openvino need pip install '
                         '-r requirements-backends.txt')
+    parser.add_argument('--motion-source', choices=MOTION_SOURCES, default=DEFAULT_MOTION_SOURCE,
+                        help="camera motion: the motion network's (network) or image geometry "
+                        "fused with the network's depth (hybrid; the network's own motion is "
+                        'then scored beside it); default: %(default)s')
     parser.add_argument('--image-topic')
     parser.add_argument('--camera-info-topic')
     for kind in ('depth', 'odom', 'flow', 'mask'):
@@ -136,7 +141,7 @@ def run(args: argparse.Namespace) -> dict:
             out_dir.mkdir(parents=True, exist_ok=True)
             run_live(sequence, session, LiveOptions(
                 weights=str(weights), device=args.device, input_size=args.input_size,
-                resize=args.resize, backend=args.backend,
+                resize=args.resize, backend=args.backend, motion_source=args.motion_source,
                 rate=args.rate, lockstep=args.lockstep, log_path=out_dir / 'node.log',
                 progress=progress))
         else:
@@ -144,7 +149,8 @@ def run(args: argparse.Namespace) -> dict:
             from rmdepth_ros.inference import Estimator
 
             estimator = Estimator(weights, device=args.device, input_size=args.input_size,
-                                  resize=args.resize, backend=args.backend, log=_say)
+                                  resize=args.resize, backend=args.backend, log=_say,
+                                  motion_source=args.motion_source)
             run_offline(sequence, estimator, session, progress)
     except BaseException:
         if bag is not None:

@@ -27,13 +27,17 @@ def run_offline(sequence: Sequence, estimator: EstimatorLike, session: Session,
     Frame stamps come from the sequence's timestamps (for BagSequence: the image header stamps).
     """
     integrator = PoseIntegrator()
+    # beside another motion source, the network's own motion is scored too
+    network = None if getattr(estimator, 'motion_source', 'network') == 'network' \
+        else PoseIntegrator()
     stamps = getattr(sequence, 'stamps_ns', None)  # exact ns stamps of a BagSequence
     start = time.perf_counter()
     for i, frame in enumerate(tqdm(sequence, total=len(sequence), desc='offline', unit='frame',
                                    disable=not progress)):
         output = estimator.process(frame.image, frame.intrinsics, frame.timestamp)
         stamp = stamps[i] if stamps is not None else seconds_to_ns(frame.timestamp)
-        session.consume(frame, prediction_from_output(i, stamp, output, integrator), stamp)
+        session.consume(frame, prediction_from_output(i, stamp, output, integrator, network),
+                        stamp)
     session.wall_s = time.perf_counter() - start
     session.mode = 'offline'
     return session

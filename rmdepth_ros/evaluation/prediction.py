@@ -30,6 +30,8 @@ class Prediction:
     motion_mask: (H, W) bool. pose: (4, 4) camera-to-world of the predicted trajectory (world =
     the first frame's camera for offline runs, the node's odom frame for live runs).
     latency_ms: input to output, wall time (offline: `process` time; live: publish to receive).
+    network_pose: (4, 4) the trajectory of the motion network's own motion, kept when the
+    system's motion came from another source (motion_source 'hybrid'), else None.
     """
 
     index: int
@@ -39,6 +41,7 @@ class Prediction:
     motion_mask: np.ndarray | None = None
     pose: np.ndarray | None = None
     latency_ms: float | None = None
+    network_pose: np.ndarray | None = None
 
 
 class PoseIntegrator:
@@ -58,12 +61,19 @@ class PoseIntegrator:
 
 
 def prediction_from_output(index: int, stamp_ns: int, output: Any,
-                           integrator: PoseIntegrator) -> Prediction:
-    """A Prediction from an EstimatorOutput-like object (see the module docstring)."""
+                           integrator: PoseIntegrator,
+                           network_integrator: PoseIntegrator | None = None) -> Prediction:
+    """A Prediction from an EstimatorOutput-like object (see the module docstring).
+
+    network_integrator: chains the output's `network_motion` into `network_pose` (pass one
+    when the estimator's motion_source is not 'network'); None leaves network_pose None.
+    """
     mask = getattr(output, 'motion_mask', None)
     timings = getattr(output, 'timings', None) or {}
     return Prediction(index=index, stamp_ns=stamp_ns, depth=output.depth,
                       flow=getattr(output, 'flow', None),
                       motion_mask=None if mask is None else np.asarray(mask, bool),
                       pose=integrator.step(getattr(output, 'motion', None)),
-                      latency_ms=timings.get('total'))
+                      latency_ms=timings.get('total'),
+                      network_pose=None if network_integrator is None else
+                      network_integrator.step(getattr(output, 'network_motion', None)))

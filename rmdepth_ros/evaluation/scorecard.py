@@ -26,6 +26,7 @@ from tqdm import tqdm
 from rmdepth_ros.evaluation.baselines.runner import BASELINES, BaselineOptions, BaselineRunner
 from rmdepth_ros.evaluation.scorecard_sets import DEFAULT_DATA, ScoreSet, available_sets
 from rmdepth_ros.evaluation.skill import COMPARED, average_rows, verdicts
+from rmdepth_ros.motion.hybrid import DEFAULT_MOTION_SOURCE, MOTION_SOURCES
 from rmdepth_ros.resize import DEFAULT_RESIZE, RESIZE_MODES
 
 #: the errors the scorecard table shows (all are in scorecard.json)
@@ -53,6 +54,7 @@ def run_set(score_set: ScoreSet, estimator, bar: tqdm) -> dict:
         session = Session(Scorer(options), baselines=BaselineRunner(
             BaselineOptions(camera_height=score_set.camera_height), options))
         integrator = PoseIntegrator()
+        network = None if estimator.motion_source == 'network' else PoseIntegrator()
         bar.set_description(f'{score_set.key}: {sequence.name}')
         start = time.perf_counter()
         for i, frame in enumerate(sequence):
@@ -60,7 +62,8 @@ def run_set(score_set: ScoreSet, estimator, bar: tqdm) -> dict:
                 estimator.reset('not a video')
             output = estimator.process(frame.image, frame.intrinsics, frame.timestamp)
             stamp = seconds_to_ns(frame.timestamp)
-            session.consume(frame, prediction_from_output(i, stamp, output, integrator), stamp)
+            session.consume(frame, prediction_from_output(i, stamp, output, integrator, network),
+                            stamp)
             bar.update(1)
         session.wall_s = time.perf_counter() - start
         summary = build_summary(session, {'sequence': sequence.name, 'frames': len(sequence)})
@@ -84,7 +87,8 @@ def markdown(card: dict) -> str:
     head = ['set', 'metric', 'system'] + [BASELINES[n][1] for n in names]
     lines = ['# rmdepth scorecard', '',
              f"Weights {card['weights']} (model id {card['model_id']}, network input "
-             f"{card['input_size'][0]}x{card['input_size'][1]}, resize {card['resize']}), "
+             f"{card['input_size'][0]}x{card['input_size'][1]}, resize {card['resize']}, "
+             f"motion source {card.get('motion_source', 'network')}), "
              f"{card['runtime_s']:.0f} s on {card['threads']} CPU threads. Cells: baseline "
              'value (skill = system error / baseline error; < 1 = the system is better). '
              'Every figure is an error: lower is better.', '',
@@ -121,11 +125,13 @@ def run(args: argparse.Namespace) -> dict:
                                    args.synthetic_frames)
     for key, reason in skipped.items():
         _say(f'not scored: {key}: {reason}')
-    estimator = Estimator(args.weights, device=args.device, resize=args.resize)
+    estimator = Estimator(args.weights, device=args.device, resize=args.resize,
+                          motion_source=args.motion_source)
     opened = [(s, s.open()) for s in sets]
     total = sum(len(seq) for _, sequences in opened for seq in sequences)
     card: dict = {'weights': args.weights or 'shipped default', 'model_id': estimator.model_id,
                   'input_size': list(estimator.input_size), 'resize': args.resize,
+                  'motion_source': args.motion_source,
                   'data': str(args.data),
                   'threads': torch.get_num_threads(), 'skipped': skipped, 'sets': {}}
     with tqdm(total=total, unit='frame', disable=args.no_progress) as bar:
@@ -154,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--resize', choices=RESIZE_MODES, default=DEFAULT_RESIZE,
                         help="how other aspect ratios reach the network (Estimator's resize)")
+    parser.add_argument('--motion-source', choices=MOTION_SOURCES, default=DEFAULT_MOTION_SOURCE,
+                        help="the system's camera motion (Estimator's motion_source); with "
+                        "'hybrid' the network's own motion is scored beside it")
     parser.add_argument('--no-progress', action='store_true')
     return parser
 

@@ -147,6 +147,9 @@ def model_values(estimator: Any) -> dict[str, str]:
         values['backend_choice'] = estimator.backend_choice
     if estimator.onnx_files:
         values['onnx_cache'] = str(estimator.onnx_files['depth'].parent)
+    values['motion_source'] = estimator.motion_source
+    for how, frames in estimator.motion_counts.items():  # hybrid: geometry and each fallback
+        values[f"motion_{how.replace(' ', '_')}"] = str(frames)
     return values
 
 

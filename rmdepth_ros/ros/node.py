@@ -75,7 +75,8 @@ class RMDepthNode(Node):
         self.estimator = Estimator(config.weights or None, device=config.device,
                                    precision=config.precision, input_size=config.input_size,
                                    max_frame_gap=config.max_frame_gap, resize=config.resize,
-                                   backend=config.backend, log=self.get_logger().info)
+                                   backend=config.backend, log=self.get_logger().info,
+                                   motion_source=config.motion_source)
         self.scale = ScaleTracker(config.scale_mode, config.camera_height, config.scale_factor,
                                   config.base_to_camera_matrix)
         self.stats = NodeStats()

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from rmdepth_ros.device import PRECISION_CHOICES
+from rmdepth_ros.motion.hybrid import DEFAULT_MOTION_SOURCE, MOTION_SOURCES
 from rmdepth_ros.resize import DEFAULT_RESIZE, RESIZE_MODES
 
 NODE_NAME = 'rmdepth_node'
@@ -70,6 +71,10 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               "input's pixel count, every pixel; motion, flow and masks on the centre crop), "
               'crop (centre crop; outputs NaN outside it), pad (edge-replicated padding) or '
               'stretch', choices=RESIZE_MODES),
+    ParamSpec('motion_source', DEFAULT_MOTION_SOURCE, "camera motion: network (the motion "
+              "network's) or hybrid (tracked image points + essential matrix, scale from the "
+              "network's depth, the network's motion as prior and fallback)",
+              choices=MOTION_SOURCES),
     ParamSpec('image_transport', 'raw', "raw: subscribe to 'image' (sensor_msgs/Image); "
               "compressed: 'image/compressed' (jpeg / png)", choices=('raw', 'compressed')),
     _switch('publish_depth', 'depth'),
@@ -136,6 +141,7 @@ class NodeConfig:
     input_width: int
     input_height: int
     resize: str
+    motion_source: str
     image_transport: str
     publish_depth: bool
     publish_depth_color: bool

@@ -53,8 +53,11 @@ class OdometryMessages:
             return []
         outgoing = []
         stamp = stamp_seconds(header.stamp)
+        info = getattr(out, 'motion_info', None)  # hybrid motion: errors from the geometry
+        sigma = None if info is None or info.sigma_translation is None else (
+            info.sigma_translation, info.sigma_rotation)
         odom = self.odometry.update(out.motion, stamp, scale.scale, scale.relative_sigma,
-                                    reset=out.reset_reason is not None)
+                                    reset=out.reset_reason is not None, motion_sigma=sigma)
         if plan.odometry:
             outgoing.append(('odometry', make_odometry(
                 header.stamp, config.odom_frame, config.base_frame, odom.T_odom_base,

@@ -11,17 +11,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from rmdepth_ros.motion.two_view import to_gray
+
 
 def zero_flow(shape: tuple[int, int]) -> np.ndarray:
     """(H, W, 2) float32 zeros: nothing moves in the image."""
     return np.zeros((*shape[:2], 2), np.float32)
-
-
-def to_gray(image: np.ndarray) -> np.ndarray:
-    """uint8 (H, W, 3) RGB or (H, W) gray -> (H, W) uint8 gray (contiguous)."""
-    if image.ndim == 3:
-        return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    return np.ascontiguousarray(image)
 
 
 class DisFlow:

@@ -28,6 +28,9 @@ BASELINES = {
     'zero_motion': ('pose', 'zero motion'),
     'straight_ahead': ('pose', 'straight ahead'),
     'classical_vo': ('pose', 'classical VO'),
+    # not a baseline: the motion network's own motion, beside a system run with
+    # motion_source 'hybrid' (scored only then: Prediction.network_pose)
+    'network_motion': ('pose', 'network motion'),
     'zero_flow': ('flow', 'zero flow'),
     'dis_flow': ('flow', 'OpenCV DIS'),
     'all_static': ('motion_mask', 'all static'),
@@ -90,6 +93,7 @@ class BaselineRunner:
                 steps['classical_vo'] = vo if vo is not None else zero_motion()
             for name, step in steps.items():
                 preds[name].pose = self._poses[name].step(step if moved else None)
+            preds['network_motion'].pose = system.network_pose
         for name, scorer in self.scorers.items():
             scorer.add(frame, preds[name])
 
