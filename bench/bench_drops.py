@@ -95,7 +95,7 @@ def main() -> int:
         print(f'processing rate P = {rate:.2f} Hz (lockstep, {calibration["processed"]} '
               f'frames); max_frame_gap = {gap:.3f} s', file=sys.stderr)
         # -P: the other checkout's package, not the one in this working directory
-        other = [args.compare_python, '-P', '-m', 'rmdepth_ros.ros.node']
+        other = [args.compare_python, '-P', '-m', 'rmdepth_ros.ros.startup']
         for factor in args.factors:
             fps = factor * rate
             bag = _bag(folder, f'k{factor:g}', round(factor * args.frames), fps, size)

@@ -52,7 +52,8 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 
 from rmdepth_ros.inference import Estimator  # noqa: E402
 from rmdepth_ros.ros import conversions as conv  # noqa: E402
-from rmdepth_ros.ros.node import RMDepthNode, output_message_type  # noqa: E402
+from rmdepth_ros.ros.endpoints import output_message_type  # noqa: E402
+from rmdepth_ros.ros.node import RMDepthNode  # noqa: E402
 from rmdepth_ros.ros.output_plan import TOPICS  # noqa: E402
 
 QOS = QoSProfile(depth=10, history=HistoryPolicy.KEEP_LAST,

@@ -17,18 +17,20 @@ import sys
 import time
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 
 from rmdepth_ros.backends import BACKENDS, create_runner, resolve_auto_device
+from rmdepth_ros.continuity import PreviousFrame, continuity_break
+from rmdepth_ros.device import PRECISIONS, select_device
+from rmdepth_ros.frame_input import to_network_tensor, validate_frame, validate_skipped
 from rmdepth_ros.model import geometry
 from rmdepth_ros.model.depth_net import disp_to_depth
 from rmdepth_ros.model.rmdepth import RMDepth
 from rmdepth_ros.model.weights import load_weights
 from rmdepth_ros.resize import DEFAULT_RESIZE, RESIZE_MODES, Window, input_window
 
-PRECISIONS = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
+__all__ = ['Estimator', 'EstimatorOutput', 'PRECISIONS', 'select_device']
 
 
 @dataclass
@@ -60,31 +62,6 @@ class EstimatorOutput:
     object_motion: np.ndarray | None = None
     reset_reason: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class _Previous:
-    image: torch.Tensor       # (1, 3, h, w) network input of the previous frame
-    timestamp: float
-    size: tuple[int, int]     # (H, W) of the previous input image
-    intrinsics: np.ndarray    # (3, 3) of the previous input image
-
-
-def select_device(device: str) -> torch.device:
-    """'auto' -> cuda if available else cpu; 'cpu', 'cuda', 'cuda:N' checked for availability."""
-    if device == 'auto':
-        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    if device == 'cpu':
-        return torch.device('cpu')
-    if device == 'cuda' or (device.startswith('cuda:') and device[5:].isdigit()):
-        if not torch.cuda.is_available():
-            raise ValueError(f"device '{device}' requested but CUDA is not available")
-        index = int(device[5:]) if ':' in device else 0
-        if index >= torch.cuda.device_count():
-            raise ValueError(f"device '{device}' requested but only "
-                             f'{torch.cuda.device_count()} CUDA device(s) exist')
-        return torch.device(device)
-    raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got '{device}'")
 
 
 class Estimator:
@@ -146,7 +123,7 @@ class Estimator:
         self.backend = backend
         self._runner = create_runner(backend, self.model, self.metadata, self.input_size,
                                      self.device, log or _stderr_line)
-        self._previous: _Previous | None = None
+        self._previous: PreviousFrame | None = None
         self._pending_reset: str | None = 'first frame'
         self._frame_index = 0
         # (frame index, moving-object evidence) of the last frame with motion.
@@ -185,17 +162,18 @@ class Estimator:
           this frame: frames the caller skipped never cause a reset, a gap in the stream does.
         """
         start = time.perf_counter()
-        image, intrinsics, timestamp = _validate(image, intrinsics, timestamp)
-        skipped = _validate_skipped(skipped)
+        image, intrinsics, timestamp = validate_frame(image, intrinsics, timestamp)
+        skipped = validate_skipped(skipped)
         size = image.shape[:2]
-        reason = self._check_continuity(size, intrinsics, timestamp, skipped)
+        reason = continuity_break(self._previous, size, intrinsics, timestamp, skipped,
+                                  self.max_frame_gap)
         if reason is not None:
             self.reset(reason)
         reset_reason, self._pending_reset = self._pending_reset, None
 
         window = input_window((size[1], size[0]), self.input_size, self.resize)
         net_k = window.network_intrinsics(intrinsics)
-        tensor = self._to_tensor(window.to_network(image))
+        tensor = to_network_tensor(window.to_network(image), self.input_size, self.device)
         timings = {'preprocess': _ms(start)}
 
         with torch.inference_mode():
@@ -216,44 +194,11 @@ class Estimator:
         timings['postprocess'] = _ms(tick)
         timings['total'] = _ms(start)
         out.timings = timings
-        self._previous = _Previous(tensor, timestamp, size, intrinsics)
+        self._previous = PreviousFrame(tensor, timestamp, size, intrinsics)
         self._frame_index += 1
         return out
 
     # -- steps -------------------------------------------------------------------------------
-
-    def _check_continuity(self, size: tuple[int, int], intrinsics: np.ndarray,
-                          timestamp: float, skipped: list[float]) -> str | None:
-        prev = self._previous
-        if prev is None:
-            return None
-        if timestamp == prev.timestamp:
-            return f'time did not advance (two frames stamped {timestamp:.3f} s)'
-        # Gaps are measured between consecutive arrivals, so skipped frames bridge the interval.
-        arrivals = [prev.timestamp, *skipped, timestamp]
-        for earlier, later in zip(arrivals[:-1], arrivals[1:], strict=True):
-            if later < earlier:
-                return f'time went backwards ({later:.3f} s after {earlier:.3f} s)'
-            if later - earlier > self.max_frame_gap:
-                return (f'time gap {later - earlier:.3f} s > max_frame_gap '
-                        f'{self.max_frame_gap:.3f} s')
-        if size != prev.size:
-            return f'image size changed from {prev.size[1]}x{prev.size[0]} to {size[1]}x{size[0]}'
-        if not np.allclose(intrinsics, prev.intrinsics, rtol=1e-6, atol=1e-9):
-            return 'intrinsics changed'
-        return None
-
-    def _to_tensor(self, image: np.ndarray) -> torch.Tensor:
-        width, height = self.input_size
-        if image.shape[1] != width or image.shape[0] != height:
-            shrinking = image.shape[1] > width and image.shape[0] > height
-            image = cv2.resize(image, (width, height),
-                               interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
-        if image.ndim == 2:
-            image = np.repeat(image[:, :, None], 3, axis=2)
-        tensor = torch.from_numpy(np.ascontiguousarray(image)).to(self.device)
-        # (H, W, 3) uint8 -> (1, 3, H, W) float in [0, 1]
-        return tensor.permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
 
     def _estimate_motion(self, out: EstimatorOutput, current: torch.Tensor,
                          previous: torch.Tensor, depth: torch.Tensor, net_k: np.ndarray) -> None:
@@ -293,35 +238,6 @@ class Estimator:
         if self.precision == 'fp32':
             return torch.autocast(device_type=self.device.type, enabled=False)
         return torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)
-
-
-def _validate(image: np.ndarray, intrinsics: np.ndarray, timestamp: float
-              ) -> tuple[np.ndarray, np.ndarray, float]:
-    if not isinstance(image, np.ndarray):
-        raise TypeError(f'image must be a numpy array, got {type(image).__name__}')
-    if image.ndim == 3 and image.shape[2] == 1:
-        image = image[:, :, 0]
-    if image.dtype != np.uint8 or not (image.ndim == 2 or (image.ndim == 3
-                                                            and image.shape[2] == 3)):
-        raise ValueError(f'image must be uint8 (H, W, 3) RGB or (H, W) gray, got '
-                         f'{image.dtype} {image.shape}')
-    if image.shape[0] < 8 or image.shape[1] < 8:
-        raise ValueError(f'image is too small: {image.shape[1]}x{image.shape[0]} '
-                         f'(at least 8x8 pixels)')
-    k = np.asarray(intrinsics, dtype=np.float64)
-    if k.shape != (3, 3) or not np.all(np.isfinite(k)) or k[0, 0] <= 0 or k[1, 1] <= 0:
-        raise ValueError('intrinsics must be a finite 3x3 matrix with fx, fy > 0')
-    timestamp = float(timestamp)
-    if not math.isfinite(timestamp):
-        raise ValueError(f'timestamp must be finite, got {timestamp}')
-    return image, k, timestamp
-
-
-def _validate_skipped(skipped: Sequence[float]) -> list[float]:
-    stamps = [float(stamp) for stamp in skipped]
-    if not all(math.isfinite(stamp) for stamp in stamps):
-        raise ValueError(f'skipped stamps must be finite, got {stamps}')
-    return stamps
 
 
 def _stderr_line(line: str) -> None:

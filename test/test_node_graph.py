@@ -43,7 +43,8 @@ from rmdepth_ros.ros.conversions import (  # noqa: E402
     image_to_array,
     pointcloud2_to_array,
 )
-from rmdepth_ros.ros.node import PATH_PERIOD, RMDepthNode  # noqa: E402
+from rmdepth_ros.ros.node import RMDepthNode  # noqa: E402
+from rmdepth_ros.ros.odometry_messages import PATH_PERIOD  # noqa: E402
 
 pytestmark = pytest.mark.ros
 

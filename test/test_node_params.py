@@ -144,7 +144,7 @@ def test_startup_failures_are_one_readable_line(tmp_path: Path) -> None:
     assert env['FASTDDS_DEFAULT_PROFILES_FILE'].endswith('fastdds_localhost.xml')
     script = Path(sys.executable).parent / 'rmdepth_node'
     command = [str(script)] if script.exists() else [sys.executable, '-m',
-                                                     'rmdepth_ros.ros.node']
+                                                     'rmdepth_ros.ros.startup']
     not_weights = tmp_path / 'bad.safetensors'
     not_weights.write_bytes(b'not a weights file at all')
     cases = [

@@ -17,12 +17,8 @@ import time
 import pytest
 
 from rmdepth_ros.ros.node_config import SPECS
-from rmdepth_ros.ros.startup import (
-    check_params_files,
-    params_files,
-    rcl_error_line,
-    unknown_overrides,
-)
+from rmdepth_ros.ros.parameter_declaration import unknown_overrides
+from rmdepth_ros.ros.startup import check_params_files, params_files, rcl_error_line
 
 pytestmark = pytest.mark.ros
 
@@ -34,7 +30,7 @@ TIMEOUT = 120.0  # the node imports torch and loads weights: slow on a busy mach
 
 def node_command() -> list[str]:
     script = Path(sys.executable).parent / 'rmdepth_node'
-    return [str(script)] if script.exists() else [sys.executable, '-m', 'rmdepth_ros.ros.node']
+    return [str(script)] if script.exists() else [sys.executable, '-m', 'rmdepth_ros.ros.startup']
 
 
 class NodeProcess:

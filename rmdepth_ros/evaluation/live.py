@@ -1,6 +1,6 @@
 """Live evaluation: play a bag into the ROS graph through the real rmdepth_node and record it.
 
-The node runs as a subprocess (`python -m rmdepth_ros.ros.node`, or any command given) in its
+The node runs as a subprocess (`python -m rmdepth_ros.ros.startup`, or any command given) in its
 own namespace, with its parameters on the command line (`--ros-args -p ...`) and its `image` /
 `camera_info` remapped to the bag's topics, which are played under that namespace too. It
 inherits this process's environment, so the localhost-only DDS profile and the ROS_DOMAIN_ID
@@ -40,7 +40,7 @@ class LiveOptions:
     """rate: playback speed factor (1 = recorded rate); lockstep: also wait for the node's
     answer to each image before sending the next (no drops, at most the recorded rate).
 
-    node_command: how to start the node (default: this Python, `-m rmdepth_ros.ros.node`).
+    node_command: how to start the node (default: this Python, `-m rmdepth_ros.ros.startup`).
     params: extra `name:=value` ROS parameters. log_path: where the node's output goes.
     warmup: send two unscored frames first, so start-up cost does not drop bag frames.
     """
@@ -54,7 +54,7 @@ class LiveOptions:
     lockstep: bool = False
     namespace: str = '/rmdepth_eval'
     node_command: list[str] = field(default_factory=lambda: [sys.executable, '-m',
-                                                             'rmdepth_ros.ros.node'])
+                                                             'rmdepth_ros.ros.startup'])
     params: list[str] = field(default_factory=list)
     startup_timeout: float = 120.0
     answer_timeout: float = 60.0

@@ -115,6 +115,39 @@ class NodeStats:
         return values
 
 
+#: diagnostic_msgs/DiagnosticStatus levels.
+DIAG_OK, DIAG_WARN, DIAG_ERROR = 0, 1, 2
+
+
+def node_status(values: dict[str, Any], processed: int, invalid: int,
+                scale_established: bool) -> tuple[int, str]:
+    """(level, message) of the node from its `NodeStats.snapshot()` and, since the last
+    report, the counts of frames processed and dropped as invalid."""
+    if invalid and not processed:
+        return DIAG_ERROR, 'every recent frame was dropped (see the log)'
+    if values['input_rate_hz'] == 0.0 and not processed:
+        return DIAG_WARN, 'no images received'
+    if not scale_established:
+        return DIAG_WARN, 'running; scale not established'
+    return DIAG_OK, 'running'
+
+
+def model_values(estimator: Any) -> dict[str, str]:
+    """What runs the networks of an `inference.Estimator`: backend (with version and
+    settings), device, precision, model id, network input size and, for the ONNX backends,
+    the folder of the cached ONNX files."""
+    values = {
+        'backend': estimator.backend_description,
+        'device': str(estimator.device),
+        'precision': estimator.precision,
+        'model_id': estimator.model_id,
+        'input_size': '{}x{}'.format(*estimator.input_size),
+    }
+    if estimator.onnx_files:
+        values['onnx_cache'] = str(estimator.onnx_files['depth'].parent)
+    return values
+
+
 def make_diagnostic_array(stamp: Any, name: str, hardware_id: str, level: int, message: str,
                           values: dict[str, Any]) -> Any:
     """A DiagnosticArray with one status; numbers are formatted, other values str()'d.

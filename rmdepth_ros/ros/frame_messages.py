@@ -3,7 +3,7 @@
 The node builds every message of a frame first and publishes afterwards, so a failure while
 converting leaves nothing half-published. Each message carries the input image's header;
 which ones are built follows the output plan (only what has a subscriber). Odometry and TF
-live in the node (they carry state from frame to frame).
+are `odometry_messages` (they carry state from frame to frame).
 """
 
 from __future__ import annotations

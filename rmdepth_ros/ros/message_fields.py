@@ -121,6 +121,11 @@ def set_stamp(dst: Any, stamp: Any) -> None:
     dst.nanosec = nanosec
 
 
+def stamp_seconds(stamp: Any) -> float:
+    """builtin_interfaces/Time (fields ``sec``, ``nanosec``) -> float seconds."""
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
 def message_class(msg_cls: Any | None, package: str, name: str) -> Any:
     """Return ``msg_cls`` or, when it is None, import ``package.msg.name`` lazily.
 

@@ -24,14 +24,12 @@ Run: `ros2 run rmdepth_ros rmdepth_node --ros-args --params-file config/rmdepth.
 from __future__ import annotations
 
 import re
-import sys
 import threading
 import time
 from typing import Any
 
 import numpy as np
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from rmdepth_ros.inference import Estimator, EstimatorOutput
 from rmdepth_ros.ros.conversions import (
@@ -39,37 +37,25 @@ from rmdepth_ros.ros.conversions import (
     camera_info_to_intrinsics,
     compressed_to_rgb8,
     image_to_rgb8,
-    make_odometry,
-    make_transform_stamped,
     scale_intrinsics_np,
 )
-from rmdepth_ros.ros.diagnostics import NodeStats, make_diagnostic_array
+from rmdepth_ros.ros.diagnostics import NodeStats, make_diagnostic_array, model_values, node_status
+from rmdepth_ros.ros.endpoints import (
+    OUTPUT_QOS,
+    SERVICE_QOS,
+    input_image_type,
+    input_qos,
+    output_message_type,
+)
 from rmdepth_ros.ros.frame_messages import frame_messages
 from rmdepth_ros.ros.frame_slot import MAX_SKIPPED, LatestFrameSlot
 from rmdepth_ros.ros.log_limiter import LogLimiter
+from rmdepth_ros.ros.message_fields import stamp_seconds as _seconds
 from rmdepth_ros.ros.node_config import NODE_NAME, NodeConfig
+from rmdepth_ros.ros.odometry_messages import OdometryMessages
 from rmdepth_ros.ros.output_plan import TOPICS, OutputPlan, enabled_outputs, plan_outputs
 from rmdepth_ros.ros.parameter_declaration import declare_parameters
-from rmdepth_ros.ros.startup import main  # noqa: F401 - the entry point (setup.py)
-from rmdepth_ros.ros.trajectory import Trajectory
-from rmdepth_ros.scale import ScaleState, ScaleTracker
-from rmdepth_ros.visual_odometry import OdometryIntegrator
-
-#: Outputs are reliable (a best-effort subscriber, e.g. rviz, matches too) and keep only the
-#: newest messages: a slow subscriber misses frames instead of holding memory.
-OUTPUT_QOS = QoSProfile(depth=2, history=HistoryPolicy.KEEP_LAST,
-                        reliability=ReliabilityPolicy.RELIABLE,
-                        durability=DurabilityPolicy.VOLATILE)
-
-#: ~/reset keeps every request until it is answered (the default queue of 10 lost a burst).
-SERVICE_QOS = QoSProfile(history=HistoryPolicy.KEEP_ALL, reliability=ReliabilityPolicy.RELIABLE,
-                         durability=DurabilityPolicy.VOLATILE)
-
-_DIAG_OK, _DIAG_WARN, _DIAG_ERROR = 0, 1, 2
-
-#: odom/path is for viewing: it is published at most this often (seconds of stamp time), since
-#: a path of 1000 poses costs ~8 ms to publish.
-PATH_PERIOD = 0.5
+from rmdepth_ros.scale import ScaleTracker
 
 
 class RMDepthNode(Node):
@@ -90,17 +76,12 @@ class RMDepthNode(Node):
                                    precision=config.precision, input_size=config.input_size,
                                    max_frame_gap=config.max_frame_gap, resize=config.resize,
                                    backend=config.backend, log=self.get_logger().info)
-        T_base_cam = config.base_to_camera_matrix
         self.scale = ScaleTracker(config.scale_mode, config.camera_height, config.scale_factor,
-                                  T_base_cam)
-        self.odometry = OdometryIntegrator(T_base_cam)
-        self.trajectory = Trajectory(config.odom_frame, config.path_length)
+                                  config.base_to_camera_matrix)
         self.stats = NodeStats()
         self._camera: tuple[np.ndarray, tuple[int, int]] | str | None = None
         self._reset_lock = threading.Lock()
         self._reset_request: str | None = None
-        self._camera_frames: set[str] = set()
-        self._path_stamp: float | None = None
         # stamps (s) of the frames that arrived after the estimator's last frame, unprocessed
         self._unprocessed: list[float] = []
 
@@ -110,6 +91,8 @@ class RMDepthNode(Node):
         self._diagnostics = self.create_publisher(output_message_type('diagnostics'),
                                                   '/diagnostics', 10)
         self._tf, self._static_tf = self._create_tf_broadcasters()
+        self._odometry = OdometryMessages(config, 'path' in self._publishers_by_output,
+                                          self._static_tf is not None, self.get_logger().info)
         self._subscribe_inputs()
         from std_srvs.srv import Trigger
 
@@ -206,7 +189,7 @@ class RMDepthNode(Node):
         scale = self.scale.update(out.depth, out.intrinsics)
         depth = scale.apply(out.depth)
         outgoing = (frame_messages(header, image, depth, out, plan, config)
-                    + self._odometry_messages(header, out, scale, plan, config))
+                    + self._odometry.build(header, out, scale, plan, config))
         latency = self._latency(header)
         for output, message in outgoing:
             self._publish(output, message)
@@ -283,43 +266,6 @@ class RMDepthNode(Node):
             self._log.log(level, f'reset:{_kind(reason)}', f'temporal state reset: {reason} '
                           '(this frame: depth only; odometry continues from the last pose)')
 
-    # -- odometry and TF messages (built, not yet published; images: frame_messages) ---------
-
-    def _odometry_messages(self, header: Any, out: EstimatorOutput, scale: ScaleState,
-                           plan: OutputPlan, config: NodeConfig) -> list[tuple[str, Any]]:
-        if not (plan.odometry or plan.tf):
-            return []
-        outgoing = []
-        odom = self.odometry.update(out.motion, _seconds(header.stamp), scale.scale,
-                                    scale.relative_sigma, reset=out.reset_reason is not None)
-        if plan.odometry:
-            outgoing.append(('odometry', make_odometry(
-                header.stamp, config.odom_frame, config.base_frame, odom.T_odom_base,
-                odom.linear, odom.angular, odom.pose_variance, odom.twist_variance)))
-        if 'path' in self._publishers_by_output:
-            self.trajectory.append(header.stamp, odom.T_odom_base)
-            stamp, last = _seconds(header.stamp), self._path_stamp
-            if plan.path and (last is None or not 0.0 <= stamp - last < PATH_PERIOD):
-                self._path_stamp = stamp
-                outgoing.append(('path', self.trajectory.to_path(header.stamp)))
-        if plan.tf:
-            outgoing.append(('tf', make_transform_stamped(
-                header.stamp, config.odom_frame, config.base_frame, odom.T_odom_base)))
-            outgoing += self._camera_frame_messages(header)
-        return outgoing
-
-    def _camera_frame_messages(self, header: Any) -> list[tuple[str, Any]]:
-        """With no extrinsic the camera optical frame is the base frame: say so on TF once."""
-        frame = header.frame_id
-        if (self._static_tf is None or not frame or frame == self.config.base_frame
-                or frame in self._camera_frames):
-            return []
-        self._camera_frames.add(frame)
-        self.get_logger().info(f'static TF {self.config.base_frame} -> {frame}: identity '
-                               '(base_to_camera is empty)')
-        return [('tf_static', make_transform_stamped(
-            header.stamp, self.config.base_frame, frame, np.eye(4)))]
-
     def _publish(self, output: str, msg: Any) -> None:
         if output == 'tf':
             self._tf.sendTransform(msg)
@@ -340,20 +286,8 @@ class RMDepthNode(Node):
         return (self.get_clock().now().nanoseconds - stamp_ns) * 1e-9
 
     def model_values(self) -> dict[str, str]:
-        """What runs the networks, for /diagnostics: backend (with version and settings),
-        device, precision, model id, network input size and, for the ONNX backends, the
-        folder of the cached ONNX files."""
-        estimator = self.estimator
-        values = {
-            'backend': estimator.backend_description,
-            'device': str(estimator.device),
-            'precision': estimator.precision,
-            'model_id': estimator.model_id,
-            'input_size': '{}x{}'.format(*estimator.input_size),
-        }
-        if estimator.onnx_files:
-            values['onnx_cache'] = str(estimator.onnx_files['depth'].parent)
-        return values
+        """What runs the networks, for /diagnostics (`diagnostics.model_values`)."""
+        return model_values(self.estimator)
 
     def _publish_diagnostics(self) -> None:
         values = self.stats.snapshot()
@@ -361,14 +295,7 @@ class RMDepthNode(Node):
         processed = values['frames_processed'] - self._last_counts[0]
         invalid = values['dropped_invalid'] - self._last_counts[1]
         self._last_counts = (values['frames_processed'], values['dropped_invalid'])
-        if invalid and not processed:
-            level, message = _DIAG_ERROR, 'every recent frame was dropped (see the log)'
-        elif values['input_rate_hz'] == 0.0 and not processed:
-            level, message = _DIAG_WARN, 'no images received'
-        elif not scale.established:
-            level, message = _DIAG_WARN, 'running; scale not established'
-        else:
-            level, message = _DIAG_OK, 'running'
+        level, message = node_status(values, processed, invalid, scale.established)
         camera = self._camera
         values.update(self.model_values())
         values.update({
@@ -384,15 +311,11 @@ class RMDepthNode(Node):
             str(self.estimator.device), level, message, values))
 
     def _subscribe_inputs(self) -> None:
-        config = self.config
-        reliability = (ReliabilityPolicy.RELIABLE if config.qos_reliability == 'reliable'
-                       else ReliabilityPolicy.BEST_EFFORT)
-        qos = QoSProfile(depth=config.qos_depth, history=HistoryPolicy.KEEP_LAST,
-                         reliability=reliability, durability=DurabilityPolicy.VOLATILE)
-        from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+        qos = input_qos(self.config)
+        from sensor_msgs.msg import CameraInfo
 
-        image_type = CompressedImage if config.image_transport == 'compressed' else Image
-        self.create_subscription(image_type, self.image_topic(), self._on_image, qos)
+        self.create_subscription(input_image_type(self.config), self.image_topic(),
+                                 self._on_image, qos)
         self.create_subscription(CameraInfo, 'camera_info', self._on_camera_info, qos)
 
     def image_topic(self) -> str:
@@ -447,25 +370,7 @@ class RMDepthNode(Node):
         super().destroy_node()
 
 
-def output_message_type(output: str) -> Any:
-    """The message class of an output name of `output_plan.TOPICS` (or 'diagnostics')."""
-    from diagnostic_msgs.msg import DiagnosticArray
-    from nav_msgs.msg import Odometry, Path
-    from sensor_msgs.msg import CameraInfo, Image, PointCloud2
-
-    return {'depth_info': CameraInfo, 'points': PointCloud2, 'odometry': Odometry, 'path': Path,
-            'diagnostics': DiagnosticArray}.get(output, Image)
-
-
-def _seconds(stamp: Any) -> float:
-    """builtin_interfaces/Time -> float seconds."""
-    return stamp.sec + stamp.nanosec * 1e-9
-
-
 def _kind(error: Any) -> str:
     """A message with its numbers blanked: the throttling key of a kind of problem."""
     return re.sub(r'-?\d+(\.\d+)?', '#', str(error))
 
-
-if __name__ == '__main__':
-    sys.exit(main())

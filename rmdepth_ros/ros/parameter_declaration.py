@@ -7,6 +7,8 @@ user set that the node does not declare, and returns the validated `NodeConfig`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+import difflib
 import re
 from typing import Any
 
@@ -65,12 +67,21 @@ def declare_parameters(node: Any) -> NodeConfig:
                                                         descriptor(spec)).value)
         except ParameterException as error:
             raise ValueError(f"parameter '{spec.name}': {_explain(spec, error)}") from None
-    from rmdepth_ros.ros.startup import unknown_overrides
-
     given = getattr(node, '_parameter_overrides', {})  # rclpy: what the user set, by name
     for line in unknown_overrides((n for n in given if not node.has_parameter(n)), SPECS):
         node.get_logger().warning(line)
     return NodeConfig.from_values(values)
+
+
+def unknown_overrides(given: Iterable[str], declared: Iterable[str]) -> list[str]:
+    """One warning per name in `given` (parameters a user set) that is not `declared`."""
+    declared = sorted(declared)
+    warnings = []
+    for name in sorted(set(given) - set(declared)):
+        close = difflib.get_close_matches(name, declared, n=1, cutoff=0.6)
+        hint = f"; did you mean '{close[0]}'?" if close else ''
+        warnings.append(f"unknown parameter '{name}' (parameters file or -p) is ignored{hint}")
+    return warnings
 
 
 def _declare_array(node: Any, spec: ParamSpec) -> tuple[float, ...]:

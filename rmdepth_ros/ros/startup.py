@@ -8,16 +8,13 @@ process cleanly with status 0; every start-up mistake is one FATAL line and stat
   checked before `rclpy.init` so that a mistake is one line naming the file and the YAML error
   (rcl's own message is a path into its C sources).
 - `rcl_error_line(error)`: rcl's init error, cut to one readable line (the fallback).
-- `unknown_overrides(given, declared)`: a warning per parameter a user set that the node does not
-  declare (a typo in the YAML), naming the closest declared one.
 - `quiet_interrupts()`: SIGINT / SIGTERM only ask rclpy to shut down: no KeyboardInterrupt, so
   a second Ctrl-C (or `timeout -s INT` after a first one) cannot break the clean-up.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-import difflib
+from collections.abc import Sequence
 from pathlib import Path
 import re
 import signal
@@ -83,17 +80,6 @@ def rcl_error_line(error: Exception) -> str:
     """rcl's init error on one line, without the C source locations (', at /path/x.c:123')."""
     text = ' '.join(str(error).split())
     return re.sub(r',? at \S+\.c:\d+', '', text).strip()
-
-
-def unknown_overrides(given: Iterable[str], declared: Iterable[str]) -> list[str]:
-    """One warning per name in `given` (parameters a user set) that is not `declared`."""
-    declared = sorted(declared)
-    warnings = []
-    for name in sorted(set(given) - set(declared)):
-        close = difflib.get_close_matches(name, declared, n=1, cutoff=0.6)
-        hint = f"; did you mean '{close[0]}'?" if close else ''
-        warnings.append(f"unknown parameter '{name}' (parameters file or -p) is ignored{hint}")
-    return warnings
 
 
 _interrupted = threading.Event()
@@ -184,3 +170,7 @@ def _run(args: list[str] | None) -> int:
             node.destroy_node()
         rclpy.try_shutdown()
     return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
