@@ -67,6 +67,22 @@ def test_frozen_motion_trains_depth_only(tiny_weights: Path, moving_folder: Path
     assert all(torch.equal(v, model.depth_net.state_dict()[k]) for k, v in depth_before.items())
 
 
+def test_helper_motion_trains_but_is_never_handed_out(tiny_weights: Path,
+                                                     moving_folder: Path) -> None:
+    model, _ = load_weights(tiny_weights)
+    clip = load_clip(str(moving_folder), SIZE)
+    adapter = Adapter(model, adaptation_config(lr=1e-3, supervised=0.0), 'depth',
+                      motion='helper')
+    adapter.step(_clip_batch(clip, [1, 2]))
+    start = model.motion_net.state_dict()
+    assert any(not torch.equal(v, adapter.model.motion_net.state_dict()[k])
+               for k, v in start.items() if v.is_floating_point())
+    adapted = adapter.adapted(model)
+    assert all(torch.equal(v, adapted.motion_net.state_dict()[k]) for k, v in start.items())
+    assert all(torch.equal(v, adapted.depth_net.state_dict()[k])
+               for k, v in adapter.model.depth_net.state_dict().items())
+
+
 def test_decoder_part_keeps_the_encoder(tiny_weights: Path, moving_folder: Path) -> None:
     model, _ = load_weights(tiny_weights)
     clip = load_clip(str(moving_folder), SIZE)

@@ -26,6 +26,11 @@ from rmdepth_training.step import train_step
 from rmdepth_training.training_model import TrainingModel
 
 PARTS = ('depth', 'decoder')
+#: 'frozen': the motion network's camera motion is used as it is (no gradients);
+#: 'helper': a private copy of the motion network trains along with the depth network (the
+#: co-adaptation that plain fine-tuning has), but it is never used for inference or saved:
+#: adapted weights carry the starting motion network, so camera motion stays exactly the same.
+MOTION_MODES = ('frozen', 'helper')
 
 
 def adaptation_config(base: TrainConfig | None = None, lr: float = 1e-4,
@@ -41,16 +46,27 @@ def adaptation_config(base: TrainConfig | None = None, lr: float = 1e-4,
     return dataclasses.replace(cfg, loss=loss, optim=optim)
 
 
-def trainable_parameters(model: RMDepth, part: str) -> list[torch.nn.Parameter]:
-    """Switch requires_grad so that only `part` (see PARTS) trains; returns its parameters."""
+def trained_modules(model: RMDepth, part: str, motion: str) -> list[torch.nn.Module]:
+    """The modules that train for `part` (PARTS) and `motion` (MOTION_MODES)."""
     if part not in PARTS:
         raise ValueError(f"part must be one of {', '.join(PARTS)}, got '{part}'")
-    trained = model.depth_net if part == 'depth' else model.depth_net.decoder
+    if motion not in MOTION_MODES:
+        raise ValueError(f"motion must be one of {', '.join(MOTION_MODES)}, got '{motion}'")
+    modules = [model.depth_net if part == 'depth' else model.depth_net.decoder]
+    return modules + ([model.motion_net] if motion == 'helper' else [])
+
+
+def trainable_parameters(model: RMDepth, part: str, motion: str = 'frozen'
+                         ) -> list[torch.nn.Parameter]:
+    """Switch requires_grad so that only what trains does; returns its parameters."""
     for parameter in model.parameters():
         parameter.requires_grad_(False)
-    for parameter in trained.parameters():
-        parameter.requires_grad_(True)
-    return list(trained.parameters())
+    params = []
+    for module in trained_modules(model, part, motion):
+        for parameter in module.parameters():
+            parameter.requires_grad_(True)
+            params.append(parameter)
+    return params
 
 
 class Adapter:
@@ -61,20 +77,22 @@ class Adapter:
     """
 
     def __init__(self, model: RMDepth, cfg: TrainConfig, part: str = 'depth',
-                 device: torch.device | str = 'cpu') -> None:
+                 device: torch.device | str = 'cpu', motion: str = 'frozen') -> None:
         self.device = torch.device(device)
         self.cfg = cfg
         self.part = part
+        self.motion = motion
         self.model = copy.deepcopy(model).to(self.device)
-        self.params = trainable_parameters(self.model, part)
-        self.net = TrainingModel(self.model, frozen_motion=True)
+        self.params = trainable_parameters(self.model, part, motion)
+        self.net = TrainingModel(self.model, frozen_motion=motion == 'frozen')
         self.optimizer = torch.optim.Adam(self.params, lr=cfg.optim.lr, betas=cfg.optim.betas)
         self.steps = 0
 
     def train_mode(self) -> None:
         """Train mode for what adapts; everything frozen stays in eval mode (fixed statistics)."""
         self.model.eval()
-        (self.model.depth_net if self.part == 'depth' else self.model.depth_net.decoder).train()
+        for module in trained_modules(self.model, self.part, self.motion):
+            module.train()
 
     def step(self, batch: dict) -> float:
         """One optimiser update; returns the loss. Raises FloatingPointError on a non-finite
@@ -85,19 +103,26 @@ class Adapter:
         self.steps += 1
         return float(done.result.total.detach())
 
+    def adapted(self, start: RMDepth) -> RMDepth:
+        """What adaptation produces: a copy of `start` with the adapted depth network (the
+        motion network stays `start`'s, whatever trained as a helper)."""
+        out = copy.deepcopy(start).cpu()
+        out.depth_net.load_state_dict(self.model.depth_net.state_dict())
+        return out.eval()
+
     def score(self, batch: dict) -> float:
         """Photometric error (the loss's min-reprojection term, all scales) of the current
         weights on `batch`, in eval mode without augmentation: the validation score."""
         return photometric_score(self.net, batch, self.cfg.loss, self.device)
 
     def state(self) -> dict[str, torch.Tensor]:
-        """A detached copy of what adapts (the depth network's state dict)."""
-        return {k: v.detach().clone() for k, v in self.model.depth_net.state_dict().items()}
+        """A detached copy of the training model's state (depth and motion networks)."""
+        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
 
     def restore(self, state: dict[str, torch.Tensor]) -> None:
         """Back to `state` (from `state()`), with a fresh optimiser (its moments belong to the
         abandoned trajectory)."""
-        self.model.depth_net.load_state_dict(state)
+        self.model.load_state_dict(state)
         self.optimizer = torch.optim.Adam(self.params, lr=self.cfg.optim.lr,
                                           betas=self.cfg.optim.betas)
 

@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader, default_collate
 
 from rmdepth_ros.evaluation.metrics import depth_metrics
 from rmdepth_ros.inference import Estimator, select_device
+from rmdepth_ros.model.rmdepth import RMDepth
 from rmdepth_ros.model.weights import WeightsError, load_weights, save_weights
 from rmdepth_training.adapt_frames import (
     STATIC_THRESHOLD,
@@ -39,7 +40,7 @@ from rmdepth_training.adapt_frames import (
     parse_range,
     split_held_out,
 )
-from rmdepth_training.adapt_model import PARTS, Adapter, adaptation_config
+from rmdepth_training.adapt_model import MOTION_MODES, PARTS, Adapter, adaptation_config
 from rmdepth_training.config import AugmentConfig
 from rmdepth_training.datasets import (
     MixedTriplets,
@@ -49,7 +50,8 @@ from rmdepth_training.datasets import (
 )
 
 # Defaults measured on KITTI odometry 00 (README "Adapting to your camera").
-DEFAULTS = {'lr': 1e-4, 'part': 'depth', 'replay': 0.25, 'batch': 4, 'held_out': 0.1}
+DEFAULTS = {'lr': 3e-5, 'part': 'depth', 'motion': 'frozen', 'replay': 0.25, 'batch': 4,
+            'held_out': 0.1}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--lr', type=float, default=DEFAULTS['lr'])
     parser.add_argument('--part', choices=PARTS, default=DEFAULTS['part'],
                         help='what adapts (the motion network never does)')
+    parser.add_argument('--motion', choices=MOTION_MODES, default=DEFAULTS['motion'],
+                        help='frozen: depth learns with the camera motion as it is; helper: '
+                        'a private copy of the motion network trains along (never saved)')
     parser.add_argument('--replay', type=float, default=DEFAULTS['replay'],
                         help='share of each batch replaying supervised synthetic triplets')
     parser.add_argument('--batch', type=int, default=DEFAULTS['batch'])
@@ -134,7 +139,7 @@ def adapt(args: argparse.Namespace) -> int:
     held_stream = TrainStream(ClipTriplets(clips, held), cfg.data, plain, args.seed)
     held_batch = default_collate([held_stream[i] for i in range(held_stream.source.length)])
 
-    adapter = Adapter(start, cfg, args.part, device)
+    adapter = Adapter(start, cfg, args.part, device, args.motion)
     before = _validate(adapter, held_batch, clips, held, metadata, args.resize)
     print('before: ' + _line(before), flush=True)
     best, written, start_state = before['photometric'], None, adapter.state()
@@ -153,7 +158,7 @@ def adapt(args: argparse.Namespace) -> int:
             score = adapter.score(held_batch)
             if score < best:
                 best, written = score, adapter.state()
-                _save(adapter, args, metadata, clips, best, before)
+                _save(adapter, start, args, metadata, clips, best, before)
             if progress is not None:
                 progress.set_postfix(loss=f'{np.mean(losses[-10:]):.4f}', val=f'{score:.4f}',
                                      best=f'{best:.4f}', refresh=False)
@@ -203,24 +208,26 @@ def estimator_depth(estimator: Estimator, clip, index: int) -> np.ndarray:
     return out.depth
 
 
-def _save(adapter: Adapter, args: argparse.Namespace, metadata: dict, clips: list,
-          best: float, before: dict) -> None:
+def _save(adapter: Adapter, start: RMDepth, args: argparse.Namespace, metadata: dict,
+          clips: list, best: float, before: dict) -> None:
     names = ', '.join(Path(clip.name).name for clip in clips)
-    start = Path(metadata.get('path', 'the shipped weights')).name
+    origin = Path(metadata.get('path', 'the shipped weights')).name
     trained_on = (f'adapted to {names} ({sum(len(c.images) for c in clips)} frames, '
-                  f'{adapter.steps} steps x batch {args.batch}, depth network only, motion '
-                  f'network frozen, {args.replay:.0%} supervised synthetic replay); started '
-                  f'from {start} ({metadata.get("model_id", "?")}) '
+                  f'{adapter.steps} steps x batch {args.batch}, depth network adapted, motion '
+                  f'network kept as it was (motion {args.motion}), {args.replay:.0%} '
+                  f'supervised synthetic replay); started '
+                  f'from {origin} ({metadata.get("model_id", "?")}) '
                   f'[{metadata.get("trained_on", "")}]')
     notes = {'adaptation': {'sources': [c.name for c in clips], 'steps': adapter.steps,
-                            'lr': args.lr, 'part': args.part, 'replay': args.replay,
+                            'lr': args.lr, 'part': args.part, 'motion': args.motion,
+                            'replay': args.replay,
                             'batch': args.batch, 'frames': args.frames,
                             'validation_photometric': {'before': before['photometric'],
                                                        'after': best}},
              'start_model_id': metadata.get('model_id')}
     out = Path(args.out)
     tmp = out.with_name(out.name + '.tmp')
-    save_weights(tmp, adapter.model, metadata['config'], tuple(metadata['input_size']),
+    save_weights(tmp, adapter.adapted(start), metadata['config'], tuple(metadata['input_size']),
                  trained_on=trained_on,
                  license=f'{metadata.get("license", "?")}; adapted on video whose terms are '
                          "set by the video's owner",

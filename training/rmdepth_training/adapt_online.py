@@ -64,6 +64,7 @@ class OnlineSettings:
     diverge_tolerance: float = 0.1
     min_triplets: int = 8
     static_threshold: float = STATIC_THRESHOLD
+    motion: str = 'frozen'
 
     def check(self) -> None:
         if not 0 < self.budget <= 1:
@@ -97,8 +98,9 @@ class OnlineAdapter:
         self.model = model
         self.log = log or (lambda line: None)
         cfg = adaptation_config(lr=self.settings.lr, supervised=0.0)
-        self.adapter = Adapter(model, cfg, 'depth', device)
-        self._good = TrainingModel(copy.deepcopy(self.adapter.model), frozen_motion=True)
+        self.adapter = Adapter(model, cfg, 'depth', device, self.settings.motion)
+        self._good = TrainingModel(copy.deepcopy(self.adapter.model),
+                                   frozen_motion=self.settings.motion == 'frozen')
         self._augment = AugmentConfig()
         self._lock = threading.Lock()  # guards the rings and the frame history
         self._good_lock = threading.Lock()  # guards the last good weights (save vs accept)
@@ -201,18 +203,18 @@ class OnlineAdapter:
 
     def _accept(self, score: float) -> None:
         state = self.adapter.state()
-        with self._good_lock:
-            self._good.model.depth_net.load_state_dict(state)
         fresh = copy.deepcopy(self.adapter.model.depth_net).to(
             next(self.model.parameters()).device).eval()
         for parameter in fresh.parameters():
             parameter.requires_grad_(False)
-        self.model.depth_net = fresh  # one reference assignment: the atomic swap
+        with self._good_lock:
+            self._good.model.load_state_dict(state)
+            self.model.depth_net = fresh  # one reference assignment: the atomic swap
         self.stats['swaps'] += 1
         self.stats['good_val'] = score
 
     def _revert(self, why: str) -> None:
-        self.adapter.restore(self._good.model.depth_net.state_dict())
+        self.adapter.restore(self._good.model.state_dict())
         self.stats['reverts'] += 1
         self.log(f'adaptation reverted to the last good weights: {why}')
 
@@ -222,8 +224,8 @@ class OnlineAdapter:
     def save(self, path: str | Path, metadata: dict) -> str:
         """Write the last good weights (what the estimator runs) to `path` with their lineage;
         returns the model id. metadata: the starting weights' (`load_weights`)."""
-        with self._good_lock:
-            model = copy.deepcopy(self._good.model).cpu()
+        with self._good_lock:  # the estimator's model: swapped-in depth, its own motion net
+            model = copy.deepcopy(self.model).cpu()
         stats = dict(self.stats)
         start = Path(str(metadata.get('path', 'the shipped weights'))).name
         trained_on = (f'adapted online by rmdepth_node ({stats["swaps"]} accepted updates, '
