@@ -51,6 +51,8 @@ def main() -> int:
     parser.add_argument('--data', default=str(KITTI), help='KITTI odometry 00 folder')
     parser.add_argument('--soak', type=int, default=0, metavar='FRAMES',
                         help='run the synthetic soak of this many frames instead')
+    parser.add_argument('--save', metavar='FILE', help='write the adapted weights at the end '
+                        '(as ~/save_weights does), e.g. for a scorecard')
     parser.add_argument('--json', action='store_true', help='one JSON line on stdout')
     args = parser.parse_args()
     os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
@@ -90,7 +92,8 @@ def patrol(args: argparse.Namespace) -> dict:
     for mode in args.modes:
         print(f'bench_adapt: adaptation {mode}, {loops} loops of {FRAMES} frames at '
               f'{RATE:g} Hz', file=sys.stderr, flush=True)
-        result[mode] = play(frames, truths, loops, mode == 'on', args.data)
+        result[mode] = play(frames, truths, loops, mode == 'on', args.data,
+                            args.save if mode == 'on' else None)
     if 'off' in result and 'on' in result:
         off, on = result['off'], result['on']
         result['abs_rel'] = {m: result[m]['abs_rel'] for m in ('off', 'on')}
@@ -102,7 +105,8 @@ def patrol(args: argparse.Namespace) -> dict:
     return result
 
 
-def play(frames: list, truths: list, loops: int, adapt: bool, folder: str) -> dict:
+def play(frames: list, truths: list, loops: int, adapt: bool, folder: str,
+         save: str | None = None) -> dict:
     """Play `loops` loops through the node's path; the measurements of one mode."""
     from rmdepth_training.adapt_scoring import kitti_scores, snippet_ate
 
@@ -158,6 +162,9 @@ def play(frames: list, truths: list, loops: int, adapt: bool, folder: str) -> di
     diagnostics = adaptation.diagnostics() if adaptation is not None else {}
     if adaptation is not None:
         adaptation.stop()
+        if save:
+            adaptation.save_path = save
+            print(f'bench_adapt: {adaptation.save()[1]}', file=sys.stderr, flush=True)
     poses = [frames[i].pose for i in indices]
     live = {'abs_rel': float(np.mean(abs_rels)), 'depth_frames_scored': len(abs_rels),
             'snippet_ate': snippet_ate(motions, poses), 'motion_frames': len(indices)}

@@ -119,9 +119,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               'the rmdepth_training package)'),
     ParamSpec('adapt_budget', 0.25, 'share of wall time the adaptation thread may compute',
               bounds=(0.01, 1.0)),
-    ParamSpec('adapt_lr', 3e-4, 'adaptation learning rate (Adam)', bounds=(1e-7, 1e-2)),
+    ParamSpec('adapt_lr', 3e-5, 'adaptation learning rate (Adam)', bounds=(1e-7, 1e-2)),
     ParamSpec('adapt_batch', 4, 'triplets per adaptation step', bounds=(1, 64, 1)),
-    ParamSpec('adapt_buffer', 64, 'recent frame triplets kept for adaptation (replay buffer)',
+    ParamSpec('adapt_buffer', 128, 'recent frame triplets kept for adaptation (replay buffer)',
               bounds=(4, 100000, 1)),
     ParamSpec('adapt_validate_every', 10, 'adaptation steps between validations on held-back '
               'recent triplets (a better candidate is swapped in, a diverged one reverted)',

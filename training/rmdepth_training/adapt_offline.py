@@ -50,7 +50,7 @@ from rmdepth_training.datasets import (
 )
 
 # Defaults measured on KITTI odometry 00 (README "Adapting to your camera").
-DEFAULTS = {'lr': 3e-5, 'part': 'depth', 'motion': 'frozen', 'replay': 0.25, 'batch': 4,
+DEFAULTS = {'lr': 3e-5, 'part': 'depth', 'motion': 'helper', 'replay': 0.25, 'batch': 4,
             'held_out': 0.1}
 
 

@@ -56,8 +56,8 @@ class OnlineSettings:
 
     budget: float = 0.25
     batch: int = 4
-    lr: float = 3e-4
-    buffer: int = 64
+    lr: float = 3e-5
+    buffer: int = 128
     held_out: int = 8
     held_out_every: int = 5
     validate_every: int = 10
