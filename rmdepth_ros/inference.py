@@ -180,6 +180,10 @@ class Estimator:
         self._frame_index = 0
         # (frame index, moving-object evidence) of the last frame with motion.
         self._mask_evidence: tuple[int, torch.Tensor] | None = None
+        #: Called after every frame with (network input (1, 3, h, w) RGB in [0, 1], its
+        #: intrinsics (3, 3), whether the temporal state was reset before it): online
+        #: adaptation (`rmdepth_ros.ros.adaptation`) learns from these. None: nobody listens.
+        self.observer: Callable[[torch.Tensor, np.ndarray, bool], None] | None = None
 
     def _create_runner(self, backend: str, log: Callable[[str], None],
                        size: tuple[int, int] | None = None) -> Any:
@@ -289,6 +293,8 @@ class Estimator:
         out.timings = timings
         self._previous = PreviousFrame(motion_tensor, timestamp, size, intrinsics)
         self._frame_index += 1
+        if self.observer is not None:  # the motion network's view: input_size, any resize mode
+            self.observer(motion_tensor, net_k, reset_reason is not None)
         return out
 
     # -- steps -------------------------------------------------------------------------------

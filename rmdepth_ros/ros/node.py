@@ -32,6 +32,7 @@ import numpy as np
 from rclpy.node import Node
 
 from rmdepth_ros.inference import Estimator, EstimatorOutput
+from rmdepth_ros.ros.adaptation import NodeAdaptation, adaptation_values
 from rmdepth_ros.ros.conversions import (
     ConversionError,
     camera_info_to_intrinsics,
@@ -75,8 +76,11 @@ class RMDepthNode(Node):
         self.estimator = Estimator(config.weights or None, device=config.device,
                                    precision=config.precision, input_size=config.input_size,
                                    max_frame_gap=config.max_frame_gap, resize=config.resize,
-                                   backend=config.backend, log=self.get_logger().info,
-                                   motion_source=config.motion_source)
+                                   # adaptation trains the torch networks in place
+                                   backend='torch' if config.adapt else config.backend,
+                                   log=self.get_logger().info, motion_source=config.motion_source)
+        self.adaptation = (NodeAdaptation(self.estimator, config, self.get_logger().warning)
+                           if config.adapt else None)
         self.scale = ScaleTracker(config.scale_mode, config.camera_height, config.scale_factor,
                                   config.base_to_camera_matrix)
         self.stats = NodeStats()
@@ -98,6 +102,8 @@ class RMDepthNode(Node):
         from std_srvs.srv import Trigger
 
         self.create_service(Trigger, '~/reset', self._on_reset, qos_profile=SERVICE_QOS)
+        self.create_service(Trigger, '~/save_weights', self._on_save_weights,
+                            qos_profile=SERVICE_QOS)
         self.create_timer(config.diagnostics_period, self._publish_diagnostics)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self._last_counts = (0, 0)
@@ -137,6 +143,14 @@ class RMDepthNode(Node):
         response.success = True
         response.message = ('temporal state resets before the next frame; odometry continues '
                             'from the last pose')
+        return response
+
+    def _on_save_weights(self, request: Any, response: Any) -> Any:
+        if self.adaptation is None:
+            response.success, response.message = False, 'adapt is off: nothing adapted to save'
+        else:
+            response.success, response.message = self.adaptation.save()
+        self.get_logger().info(f'~/save_weights: {response.message}')
         return response
 
     def _on_set_parameters(self, parameters: list[Any]) -> Any:
@@ -299,6 +313,7 @@ class RMDepthNode(Node):
         level, message = node_status(values, processed, invalid, scale.established)
         camera = self._camera
         values.update(self.model_values())
+        values.update(adaptation_values(self.adaptation))
         values.update({
             'scale_mode': scale.mode,
             'scale': scale.scale,
@@ -366,6 +381,8 @@ class RMDepthNode(Node):
         """Stop the inference thread, then the node."""
         self._stop.set()
         self._slot.close()
+        if getattr(self, 'adaptation', None) is not None:
+            self.adaptation.stop()
         worker = self._worker
         if worker is not None and worker.is_alive() and worker is not threading.current_thread():
             worker.join(timeout=5.0)

@@ -125,6 +125,20 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               bounds=(0, 1_000_000, 1)),
     ParamSpec('diagnostics_period', 1.0, 'seconds between /diagnostics messages',
               bounds=(0.05, 3600.0)),
+    ParamSpec('adapt', False, 'online adaptation: a background thread adapts the depth network '
+              'to this camera (self-supervised; motion network frozen; backend torch; needs '
+              'the rmdepth_training package)'),
+    ParamSpec('adapt_budget', 0.25, 'share of wall time the adaptation thread may compute',
+              bounds=(0.01, 1.0)),
+    ParamSpec('adapt_lr', 3e-5, 'adaptation learning rate (Adam)', bounds=(1e-7, 1e-2)),
+    ParamSpec('adapt_batch', 4, 'triplets per adaptation step', bounds=(1, 64, 1)),
+    ParamSpec('adapt_buffer', 128, 'recent frame triplets kept for adaptation (replay buffer)',
+              bounds=(4, 100000, 1)),
+    ParamSpec('adapt_validate_every', 10, 'adaptation steps between validations on held-back '
+              'recent triplets (a better candidate is swapped in, a diverged one reverted)',
+              bounds=(1, 100000, 1)),
+    ParamSpec('adapt_save_path', 'rmdepth_adapted.safetensors', "where '~/save_weights' writes "
+              'the adapted weights (relative paths: from the working directory)'),
 )
 
 SPECS: dict[str, ParamSpec] = {spec.name: spec for spec in PARAMETERS}
@@ -170,6 +184,13 @@ class NodeConfig:
     qos_depth: int
     path_length: int
     diagnostics_period: float
+    adapt: bool
+    adapt_budget: float
+    adapt_lr: float
+    adapt_batch: int
+    adapt_buffer: int
+    adapt_validate_every: int
+    adapt_save_path: str
 
     @classmethod
     def from_values(cls, values: dict[str, Any]) -> NodeConfig:
@@ -229,6 +250,9 @@ class NodeConfig:
             if not value or value.startswith('/') or any(c.isspace() for c in value):
                 raise ValueError(f"parameter '{name}': '{value}' is not a valid frame id "
                                  f'(non-empty, no leading slash, no spaces)')
+        if self.adapt and self.backend not in ('torch', 'auto'):
+            raise ValueError(f"parameter 'adapt': online adaptation runs on backend torch only, "
+                             f"not '{self.backend}' (its ONNX files are not re-exported)")
         if self.odom_frame == self.base_frame:
             raise ValueError(f"odom_frame and base_frame are both '{self.odom_frame}'")
         if self.base_to_camera:

@@ -4,6 +4,7 @@
     rmdepth-train train --resume runs/NAME [section.key=value ...]
     rmdepth-train export runs/NAME [--out FILE] [--dtype float16]
     rmdepth-train evaluate WEIGHTS [--render WxH] [--breakdown] [--seeds validation] [--json FILE]
+    rmdepth-train adapt SOURCE [SOURCE ...] --minutes M --out FILE [--weights START]
 
 Multi-GPU: torchrun --nproc_per_node=N -m rmdepth_training.cli train --config ...
 Configuration errors print one line and exit with status 2.
@@ -20,6 +21,12 @@ from rmdepth_training.config import ConfigError, build_config, from_flat
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ['adapt']:
+        # Its own parser, options first included (argparse's REMAINDER would not take them).
+        from rmdepth_training.adapt_offline import main as adapt_main
+
+        return adapt_main(argv[1:])
     parser = argparse.ArgumentParser(prog='rmdepth-train', description=__doc__.split('\n')[0])
     sub = parser.add_subparsers(dest='command', required=True)
     train = sub.add_parser('train', help='train (or resume) a run')
@@ -34,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument('--notes', default='', help='extra text for the notes field')
     evaluate = sub.add_parser('evaluate', help='evaluate a weights file (evaluate_synthetic)')
     evaluate.add_argument('rest', nargs=argparse.REMAINDER)
+    adapt = sub.add_parser('adapt', add_help=False,
+                           help='adapt weights to your camera from your video (--help: options)')
+    adapt.add_argument('rest', nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     try:
         if args.command == 'train':

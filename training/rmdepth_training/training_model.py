@@ -21,12 +21,16 @@ class TrainingModel(nn.Module):
     `self.model` is the RMDepth whose state dict is exported (parameter names unchanged).
     autocast_dtype: torch.bfloat16 / torch.float16 to run the depth network under autocast
     (CUDA AMP), None for float32 throughout.
+    frozen_motion: run the motion network without gradients, on detached depth (adaptation to
+    a user's camera trains depth only and keeps the camera motion exactly as it was).
     """
 
-    def __init__(self, model: RMDepth, autocast_dtype: torch.dtype | None = None) -> None:
+    def __init__(self, model: RMDepth, autocast_dtype: torch.dtype | None = None,
+                 frozen_motion: bool = False) -> None:
         super().__init__()
         self.model = model
         self.autocast_dtype = autocast_dtype
+        self.frozen_motion = frozen_motion
 
     def forward(self, images: Tensor, K: Tensor, object_motion_scale: float = 1.0,
                 cycle: bool = False, temporal_order: bool = True
@@ -54,11 +58,7 @@ class TrainingModel(nn.Module):
             (zeros otherwise);
           'T_back': (B, S, 4, 4) T_t_s per source (only with cycle=True).
         """
-        batch, frames = images.shape[:2]
-        height, width = images.shape[-2:]
-        target_index = frames // 2
-        target = images[:, target_index]
-        order = [i for i in range(frames) if i != target_index]  # source frames, in order
+        target = images[:, images.shape[1] // 2]
 
         # Mixed precision (CUDA) covers the depth network only, where most of the FLOPs are.
         # The motion network re-warps internally, and under autocast the projection's matrix
@@ -68,6 +68,18 @@ class TrainingModel(nn.Module):
                             enabled=self.autocast_dtype is not None):
             depth_out = self.model.depth_net(target)
         depth = depth_out['depth'].float()
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen_motion):
+            motion = self._all_motion(images, target, depth.detach() if self.frozen_motion
+                                      else depth, K, object_motion_scale, cycle, temporal_order)
+        return {'disp': tuple(d.float() for d in depth_out['disp']), 'depth': depth, **motion}
+
+    def _all_motion(self, images: Tensor, target: Tensor, depth: Tensor, K: Tensor,
+                    object_motion_scale: float, cycle: bool, temporal_order: bool
+                    ) -> dict[str, Tensor]:
+        """'T', 'object_motion', 'object_motion_valid' (and 'T_back') of `forward`."""
+        frames = images.shape[1]
+        target_index = frames // 2
+        order = [i for i in range(frames) if i != target_index]  # source frames, in order
 
         before = [i for i in order if i < target_index or not temporal_order]
         after = [i for i in order if i > target_index and temporal_order]
@@ -87,9 +99,7 @@ class TrainingModel(nn.Module):
             for j, i in enumerate(after):
                 T[i] = invert_transform(reverse['T'][j])  # T_t_s -> T_s_t
                 object_motion[i] = torch.zeros_like(target)
-        out: dict[str, Tensor | tuple[Tensor, ...]] = {
-            'disp': tuple(d.float() for d in depth_out['disp']),
-            'depth': depth,
+        out = {
             'T': torch.stack([T[i] for i in order], dim=1),
             'object_motion': torch.stack([object_motion[i] for i in order], dim=1),
             'object_motion_valid': torch.tensor([i in before for i in order]),
