@@ -23,7 +23,7 @@ from typing import Any, Union
 import yaml
 
 from rmdepth_ros.model.config import RMDepthConfig
-from rmdepth_ros.synth.config import MOTIONS
+from rmdepth_ros.synth.config import LOOKS, MOTIONS
 
 
 class ConfigError(ValueError):
@@ -62,6 +62,8 @@ class DataConfig:
     real_sequences: folders or bags of real video (anything `rmdepth_ros.open_sequence` reads)
       mixed into a synthetic run; no ground truth is used from them.
     real_fraction: probability that a sample comes from real_sequences.
+    synth_look: appearance of the synthetic world, 'classic' or 'photo' (`SynthConfig.look`);
+      the held-out validation sequences stay 'classic'.
     """
 
     kind: str = 'synthetic'
@@ -85,6 +87,7 @@ class DataConfig:
     reverse_prob: float = 0.0
     real_sequences: tuple[str, ...] = ()
     real_fraction: float = 0.0
+    synth_look: str = 'classic'
 
 
 @dataclass
@@ -243,6 +246,7 @@ class TrainConfig:
 _CHOICES = {
     'data.kind': ('synthetic', 'kitti', 'cityscapes', 'bag'),
     'data.synth_motion': MOTIONS,
+    'data.synth_look': LOOKS,
     'amp': ('auto', 'off', 'bf16', 'fp16'),
     'motion_init': ('he', 'default'),
     'loss.object_reg': ('outlier_aware', 'sparsity', 'none'),

@@ -36,7 +36,7 @@ class SyntheticTriplets(TripletSource):
         self.cfg = cfg
         self.description = (f'synthetic street world, streamed ({cfg.width}x{cfg.height}, '
                             f'{cfg.synth_frames}-frame sequences, seeds >= {TRAIN_SEED_OFFSET}, '
-                            f'camera motion {cfg.synth_motion!r})')
+                            f'camera motion {cfg.synth_motion!r}, look {cfg.synth_look!r})')
 
     def triplet(self, item: int, rng: np.random.Generator) -> Triplet:
         sample = self.sample(item, rng)
@@ -51,6 +51,8 @@ class SyntheticTriplets(TripletSource):
         if cfg.frame_step_max > cfg.frame_step:
             step = int(rng.integers(cfg.frame_step, cfg.frame_step_max + 1))
         extra = {} if cfg.synth_motion == 'drive' else {'motion': cfg.synth_motion}
+        if cfg.synth_look != 'classic':
+            extra['look'] = cfg.synth_look
         sequence = SyntheticSequence(SynthConfig(width=cfg.width, height=cfg.height,
                                                  frames=cfg.synth_frames, seed=seed, **extra))
         centre = int(rng.integers(step, cfg.synth_frames - step))
