@@ -11,7 +11,7 @@ compressed .npz. `ShardTriplets` serves them; `data.shards` / `data.shard_fracti
 with live rendering (`datasets.build_source`).
 
     python -m rmdepth_training.shards OUT.npz --config training/configs/gpu_shards.yaml \
-        --sequences 40 [--first-seed N]
+        --sequences 40 [--first-seed N] [--max-seconds S] [--raw] [data.key=value ...]
 """
 
 from __future__ import annotations
@@ -31,8 +31,10 @@ FIELDS = ('images', 'depth', 'flow', 'flow_valid', 'object_motion', 'pose', 'K')
 SHARD_SEED_OFFSET = TRAIN_SEED_OFFSET + 2 ** 40  # apart from the streamed training seeds
 
 
-def render_sequences(cfg: DataConfig, count: int, first_seed: int) -> dict[str, np.ndarray]:
-    """`count` synthetic sequences of cfg (size, frames, motion, look) as stacked arrays."""
+def render_sequences(cfg: DataConfig, count: int, first_seed: int,
+                     max_seconds: float = 0.0) -> dict[str, np.ndarray]:
+    """`count` synthetic sequences of cfg (size, frames, motion, look) as stacked arrays;
+    with max_seconds > 0, fewer when that much time has passed (at least one)."""
     from rmdepth_ros.synth.sequence import SynthConfig, SyntheticSequence
 
     if first_seed < TRAIN_SEED_OFFSET:
@@ -40,7 +42,10 @@ def render_sequences(cfg: DataConfig, count: int, first_seed: int) -> dict[str, 
     extra = {} if cfg.synth_motion == 'drive' else {'motion': cfg.synth_motion}
     rows: dict[str, list[np.ndarray]] = {name: [] for name in FIELDS}
     h, w = cfg.height, cfg.width
+    start = time.perf_counter()
     for seed in range(first_seed, first_seed + count):
+        if max_seconds > 0 and rows['K'] and time.perf_counter() - start > max_seconds:
+            break
         config = SynthConfig(width=w, height=h, frames=cfg.synth_frames, seed=seed,
                              look=cfg.synth_look, **extra)
         with warnings.catch_warnings():
@@ -62,15 +67,20 @@ def render_sequences(cfg: DataConfig, count: int, first_seed: int) -> dict[str, 
     return {name: np.stack(value) for name, value in rows.items()}
 
 
-def write_shard(path: str, cfg: DataConfig, count: int, first_seed: int) -> dict[str, float]:
-    """Render `count` sequences into the compressed shard `path`; returns size and timings."""
+def write_shard(path: str, cfg: DataConfig, count: int, first_seed: int,
+                max_seconds: float = 0.0, compress: bool = True) -> dict[str, float]:
+    """Render `count` sequences (or as many as fit in max_seconds, see `render_sequences`)
+    into the shard `path`, compressed unless told not to (a shard rendered where it is used
+    need not be); returns its size and timings."""
     start = time.perf_counter()
-    arrays = render_sequences(cfg, count, first_seed)
+    arrays = render_sequences(cfg, count, first_seed, max_seconds)
     rendered = time.perf_counter() - start
+    count = len(arrays['K'])
     meta = np.array([cfg.width, cfg.height, cfg.synth_frames, first_seed], np.int64)
     with open(path, 'wb') as f:
-        np.savez_compressed(f, meta=meta, look=np.array(cfg.synth_look),
-                            motion=np.array(cfg.synth_motion), **arrays)
+        (np.savez_compressed if compress else np.savez)(
+            f, meta=meta, look=np.array(cfg.synth_look), motion=np.array(cfg.synth_motion),
+            **arrays)
         size = f.tell()
     frames = count * cfg.synth_frames
     return {'sequences': count, 'frames': frames, 'bytes': size,
@@ -130,12 +140,17 @@ def main() -> None:
     parser.add_argument('--config', required=True, help='training config (its data section)')
     parser.add_argument('--sequences', type=int, default=8)
     parser.add_argument('--first-seed', type=int, default=SHARD_SEED_OFFSET)
+    parser.add_argument('--max-seconds', type=float, default=0.0,
+                        help='stop rendering after this long (0 = render every sequence)')
+    parser.add_argument('--raw', action='store_true', help='write without compression')
     parser.add_argument('overrides', nargs='*', metavar='data.key=value')
     args = parser.parse_args()
     from rmdepth_training.config import build_config
 
-    cfg = build_config(args.config, args.overrides).data
-    print(write_shard(args.out, cfg, args.sequences, args.first_seed), flush=True)
+    # The shards being written are not read here: drop the config's own shard mixing.
+    cfg = build_config(args.config, [*args.overrides, 'data.shard_fraction=0']).data
+    print(write_shard(args.out, cfg, args.sequences, args.first_seed, args.max_seconds,
+                      not args.raw), flush=True)
 
 
 if __name__ == '__main__':
