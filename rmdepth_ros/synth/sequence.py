@@ -12,6 +12,16 @@ procedurally in their own coordinates, so a photometric loss has signal everywhe
 lighting varies between sequences, never within one. The image gets a slight Gaussian lens blur
 (`blur_sigma`), which keeps edges from aliasing between frames.
 
+That is the 'classic' look (`SynthConfig.look`). The 'photo' look keeps the road, camera path
+and the kinds of objects but makes them look like a street photographed by a real camera: CC0
+photo textures on facades, walls, road, kerbs, sidewalks, verges and trees (`synth.photo`),
+a sky panorama, a sun whose boxes cast exact shadows on the ground plus sky light
+(`synth.photo_shade`, `synth.shadow`), cars on wheels, pedestrians with legs and heads, trees
+with leafy crowns, street lights with arms, signs, fences, hedges and kerb stones
+(`synth.props`), and per-sequence camera effects: exposure, white balance, vignetting, blur,
+grayscale sensors, sensor noise and JPEG compression (`synth.camera`). The ground truth is
+exact in both looks; appearance never moves a pixel.
+
 Every frame (`rmdepth_ros.datasets.sequence.Frame`) carries: the RGB image; depth in metres
 (optical z, +inf for the sky); the camera pose (camera-to-world, optical frame; the world frame is
 the first frame's camera, so frame 0 has the identity pose, as in KITTI poses.txt); intrinsics;
