@@ -49,19 +49,30 @@ def ground_shadow(intrinsics: np.ndarray, width: int, height: int, cam_from_worl
     flat = corners - t[..., None] * toward  # on the ground plane
     flat[..., 1] = ground_y
     cam = np.einsum('ij,nkj->nki', cam_from_world[:3, :3], flat) + cam_from_world[:3, 3]
-    front = (cam[..., 2] >= NEAR).any(1)
+    z = cam[..., 2]
+    front = (z >= NEAR).any(1)
     scale = float(1 << SHIFT)
     limit = 8.0 * max(width, height)
     fx, fy, cx, cy = intrinsics[0, 0], intrinsics[1, 1], intrinsics[0, 2], intrinsics[1, 2]
-    for n in np.flatnonzero(front):
+    # Boxes whose shadow corners are all in front: project them all at once and cull those
+    # outside the image; the hull of the projected corners is the projected hull.
+    whole = (z >= NEAR).all(1)
+    safe = np.where(z >= NEAR, z, 1.0)
+    u = np.clip(fx * cam[..., 0] / safe + cx, -limit, limit)
+    v = np.clip(fy * cam[..., 1] / safe + cy, -limit, limit)
+    seen = (u.max(1) >= 0) & (u.min(1) <= width) & (v.max(1) >= 0) & (v.min(1) <= height)
+    pts = np.round(np.stack([u, v], -1) * scale).astype(np.int32)  # (N, 8, 2)
+    for n in np.flatnonzero(whole & seen):
+        cv2.fillConvexPoly(mask, cv2.convexHull(pts[n]), 255, lineType=cv2.LINE_AA, shift=SHIFT)
+    for n in np.flatnonzero(front & ~whole):  # crossing the near plane: clip first
         hull = cv2.convexHull(flat[n][:, [0, 2]].astype(np.float32), returnPoints=False)
         poly = _clip_near(cam[n][hull.reshape(-1)])
         if len(poly) < 3:
             continue
-        u = np.clip(fx * poly[:, 0] / poly[:, 2] + cx, -limit, limit)
-        v = np.clip(fy * poly[:, 1] / poly[:, 2] + cy, -limit, limit)
-        if u.max() < 0 or u.min() > width or v.max() < 0 or v.min() > height:
+        pu = np.clip(fx * poly[:, 0] / poly[:, 2] + cx, -limit, limit)
+        pv = np.clip(fy * poly[:, 1] / poly[:, 2] + cy, -limit, limit)
+        if pu.max() < 0 or pu.min() > width or pv.max() < 0 or pv.min() > height:
             continue
-        pts = np.round(np.stack([u, v], 1) * scale).astype(np.int32)
-        cv2.fillConvexPoly(mask, pts, 255, lineType=cv2.LINE_AA, shift=SHIFT)
+        clipped = np.round(np.stack([pu, pv], 1) * scale).astype(np.int32)
+        cv2.fillConvexPoly(mask, clipped, 255, lineType=cv2.LINE_AA, shift=SHIFT)
     return mask.astype(np.float32) * np.float32(1.0 / 255.0)
