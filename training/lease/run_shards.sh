@@ -38,7 +38,13 @@ wait $PIDS  # (a bare wait would also wait for the log's tee)
 cat "$SHARDS"/s*.json
 LIST=$(ls "$SHARDS"/s*.npz | paste -sd, -)
 echo "shards ready after $(( $(date +%s) - T0 )) s: $(du -sh "$SHARDS" | cut -f1)"
-COMMON="device=$DEV out_dir=$RUNS data.shards=[$LIST] data.shard_fraction=${FRACTION:-0.97} $EXTRA"
+# Real frames: the half-resolution KITTI 06/07 copies carried in .gpu/ (lease/README.md), if any.
+if [ -d .gpu/kitti_odometry_06 ] && [ -d .gpu/kitti_odometry_07 ]; then
+  REAL="data.real_sequences=[.gpu/kitti_odometry_06,.gpu/kitti_odometry_07]"
+else
+  REAL="data.real_fraction=0"
+fi
+COMMON="device=$DEV out_dir=$RUNS data.shards=[$LIST] data.shard_fraction=${FRACTION:-0.97} $REAL $EXTRA"
 # 2. Probe, then the stage sized to the time left.
 $PY -m rmdepth_training.cli train --config $C $COMMON optim.max_steps=$PROBE \
     optim.lr_milestones=[] log.log_every=$PROBE > /tmp/probe.json || { cat /tmp/probe.json; exit 1; }
