@@ -14,7 +14,8 @@ setup(
     license='Apache-2.0',
     python_requires='>=3.10',
     packages=find_packages(include=[PACKAGE, PACKAGE + '.*']),
-    package_data={PACKAGE: ['weights/*.safetensors', 'cuda_defaults.json']},
+    package_data={PACKAGE: ['weights/*.safetensors', 'cuda_defaults.json', 'synth/assets/*.jpg',
+                           'synth/assets/index.csv', 'synth/assets/NOTICE']},
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
         (os.path.join('share', PACKAGE), ['package.xml']),

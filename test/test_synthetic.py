@@ -10,15 +10,25 @@ import numpy as np
 import pytest
 
 from rmdepth_ros.synth.cli import main
-from rmdepth_ros.synth.sequence import SynthConfig, SyntheticSequence, generate
+from rmdepth_ros.synth.sequence import SynthConfig, SyntheticSequence
 
 SMALL = SynthConfig(width=320, height=96, frames=12, seed=3)
 
 
+@pytest.fixture(scope='module', params=['classic', 'photo'])
+def look(request):
+    """Ground truth must be exact in both looks of the world."""
+    return request.param
+
+
 @pytest.fixture(scope='module')
-def frames():
-    """The frames of SMALL, generated once."""
-    return generate(SMALL)
+def frames(look):
+    """The frames of SMALL in `look`, generated once. The photo look's per-frame sensor noise
+    and JPEG artefacts are switched off so that warped images can be compared."""
+    sequence = SyntheticSequence(dataclasses.replace(SMALL, look=look))
+    if look == 'photo':
+        sequence.camera = dataclasses.replace(sequence.camera, noise=0.0, jpeg=0)
+    return list(sequence)
 
 
 def _grid(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
@@ -155,7 +165,7 @@ def test_validity_follows_visibility_in_the_previous_frame(frames):
         assert (closest[hidden] < 0.97 * before[..., 2][hidden]).mean() > 0.8
 
 
-def test_sky_is_infinite_and_above_the_horizon(frames):
+def test_sky_is_infinite_and_above_the_horizon(frames, look):
     h = SMALL.height
     for f in frames:
         sky = np.isinf(f.depth)
@@ -163,7 +173,9 @@ def test_sky_is_infinite_and_above_the_horizon(frames):
         assert (f.depth[sky] > 0).all()  # +inf, never -inf
         assert sky[: h // 8].any(), 'some sky in the top rows'
         assert not sky[int(h * 0.6):].any(), 'no sky below the horizon'
-        # The sky is one smooth gradient: no texture.
+        if look == 'photo':
+            continue  # a photo panorama
+        # The classic sky is one smooth gradient: no texture.
         gray = cv2.cvtColor(f.image, cv2.COLOR_RGB2GRAY).astype(np.float32)
         inner = cv2.erode(sky.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
         assert np.abs(cv2.Laplacian(gray, cv2.CV_32F))[inner].mean() < 1.0
@@ -183,7 +195,9 @@ def test_surfaces_are_textured(frames):
         assert np.nanmin(f.depth) < 10 and np.nanmax(f.depth[solid]) > 50
 
 
-def test_deterministic_in_any_order_and_seed_dependent(frames):
+def test_deterministic_in_any_order_and_seed_dependent(frames, look):
+    if look == 'photo':
+        pytest.skip('the photo look (noise included) is checked in test_synth_photo.py')
     again = SyntheticSequence(SMALL)
     for t in (7, 2):  # random access, not in order
         f = again[t]

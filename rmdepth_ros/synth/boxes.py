@@ -17,7 +17,7 @@ FAR_REACH = 260.0  # buildings and walls are shown this far ahead of the camera,
 NEAR_REACH = 160.0  # smaller objects are shown this far ahead
 NO_PATTERN = (1e4, 1e4, 0.0, 0.0, 0.0, 0.0)
 _FIELDS = ('s', 'd', 'yaw', 'offset', 'half', 'lane', 'direction', 'reach', 'color', 'color2',
-           'pattern', 'noise', 'tex')
+           'pattern', 'noise', 'tex', 'material')
 
 
 @dataclass
@@ -34,6 +34,7 @@ class BoxTable:
         cells of period_u x period_v whose rectangle [u0, u1] x [v0, v1] (from the cell's
         corner) takes color2; u runs along the face, v down from the box top.
     noise: (N,) float32 texture noise amplitude; tex: (N, 2) float32 texture offsets, metres.
+    material: (N,) int photo-texture tile (`synth_photo`) of the 'photo' look, -1 = none.
     """
 
     s: np.ndarray
@@ -49,6 +50,7 @@ class BoxTable:
     pattern: np.ndarray
     noise: np.ndarray
     tex: np.ndarray
+    material: np.ndarray
 
     def __len__(self) -> int:
         return len(self.s)
@@ -87,13 +89,14 @@ class BoxBuilder:
     def box(self, s: float, d: float, size: tuple[float, float, float], bottom: float,
             color, color2=(0.0, 0.0, 0.0), pattern=NO_PATTERN, noise: float = 0.2,
             yaw: float = 0.0, forward: float = 0.0, lane: int = -1, direction: int = 1,
-            reach: float = NEAR_REACH) -> None:
+            reach: float = NEAR_REACH, material: int = -1, side: float = 0.0) -> None:
         """Add a box of `size` (width, height, length) metres whose base is `bottom` metres above
-        the ground, shifted `forward` metres along the object's z axis."""
+        the ground, shifted `forward` metres along the object's z axis (and `side` metres along
+        its x axis); `material`: photo-texture tile, -1 = none."""
         w, h, length = size
-        self.rows.append((s, d, yaw, (0.0, -bottom - h / 2, forward), (w / 2, h / 2, length / 2),
-                          lane, direction, reach, color, color2, pattern, noise,
-                          self.rng.uniform(0.0, 400.0, 2)))
+        self.rows.append((s, d, yaw, (side, -bottom - h / 2, forward),
+                          (w / 2, h / 2, length / 2), lane, direction, reach, color, color2,
+                          pattern, noise, self.rng.uniform(0.0, 400.0, 2), material))
 
     def table(self) -> BoxTable:
         """All boxes added so far."""
@@ -105,7 +108,7 @@ class BoxBuilder:
         return BoxTable(column(0), column(1), column(2), column(3, 3), column(4, 3),
                         column(5, dtype=int), column(6, dtype=int), column(7),
                         column(8, 3, f32), column(9, 3, f32), column(10, 6, f32),
-                        column(11, dtype=f32), column(12, 2, f32))
+                        column(11, dtype=f32), column(12, 2, f32), column(13, dtype=int))
 
 
 def jitter(rng: np.random.Generator, rgb: tuple[float, float, float],

@@ -1,6 +1,7 @@
 """rmdepth-synth: write a synthetic street sequence (rmdepth_ros.synth.sequence) to disk.
 
     rmdepth-synth --out DIR --frames N --seed S [--size 640x192] [--fps 10] [--motion drive]
+                  [--look classic|photo]
                   [--format folder|mcap|sqlite3]
 
 mcap / sqlite3 write a ROS 2 bag folder at DIR (topics in rmdepth_ros.bags.layout; DIR must
@@ -40,7 +41,7 @@ import cv2
 import numpy as np
 
 from rmdepth_ros.datasets.sequence import Frame
-from rmdepth_ros.synth.config import MOTIONS
+from rmdepth_ros.synth.config import LOOKS, MOTIONS
 from rmdepth_ros.synth.sequence import SynthConfig, SyntheticSequence
 
 FORMAT_NAME = 'rmdepth-synthetic-folder'
@@ -69,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument('--motion', choices=MOTIONS, default='drive',
                         help="camera motion: 'drive' (default), 'diverse' (a style drawn from "
                              'the seed) or one style (see rmdepth_ros/synth/agile.py)')
+    parser.add_argument('--look', choices=LOOKS, default='classic',
+                        help="appearance: 'classic' (default) or 'photo' (photo textures, sun "
+                             'and shadows, camera effects)')
     parser.add_argument('--format', choices=('folder', 'mcap', 'sqlite3'), default='folder',
                         help='output format (default folder)')
     return parser
@@ -156,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     width, height = args.size
     try:
         config = SynthConfig(width=width, height=height, frames=args.frames, seed=args.seed,
-                             fps=args.fps, motion=args.motion)
+                             fps=args.fps, motion=args.motion, look=args.look)
     except ValueError as error:
         parser.error(str(error))
     bag = args.format != 'folder'

@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 # 'drive' and 'diverse', then the styles of synth.agile.STYLES (kept equal by a test).
+LOOKS = ('classic', 'photo')
 MOTIONS = ('drive', 'diverse', 'static', 'turn', 'reverse', 'stop_go', 'sideways', 'handheld',
            'corner')
 
@@ -49,6 +50,10 @@ class SynthConfig:
     # Camera motion: 'drive' (forward along the lane, steady-ish speed), 'diverse' (one style
     # per sequence drawn from the seed) or one style of `synth.agile.STYLES`; see synth/agile.py.
     motion: str = 'drive'
+    # Appearance: 'classic' (procedural colours, flat light, no shadows; the world of the
+    # weights up to stage 10) or 'photo' (CC0 photo textures, sky panoramas, sun with cast
+    # shadows, detailed cars / people / trees / kerbs, camera effects; synth/photo_shade.py).
+    look: str = 'classic'
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -75,6 +80,7 @@ class SynthConfig:
         _check(0 <= self.curviness <= 1, f'curviness must be in [0, 1], got {self.curviness}')
         _check(self.lanes_per_direction in (1, 2),
                f'lanes_per_direction must be 1 or 2, got {self.lanes_per_direction}')
+        _check(self.look in LOOKS, f'look must be one of {LOOKS}, got {self.look!r}')
         _check(self.motion in MOTIONS,
                f'motion must be one of {MOTIONS}, got {self.motion!r}')
         for name in ('parked_cars_per_100m', 'clutter_per_100m', 'moving_cars_per_100m',

@@ -12,6 +12,16 @@ procedurally in their own coordinates, so a photometric loss has signal everywhe
 lighting varies between sequences, never within one. The image gets a slight Gaussian lens blur
 (`blur_sigma`), which keeps edges from aliasing between frames.
 
+That is the 'classic' look (`SynthConfig.look`). The 'photo' look keeps the road, camera path
+and the kinds of objects but makes them look like a street photographed by a real camera: CC0
+photo textures on facades, walls, road, kerbs, sidewalks, verges and trees (`synth.photo`),
+a sky panorama, a sun whose boxes cast exact shadows on the ground plus sky light
+(`synth.photo_shade`, `synth.shadow`), cars on wheels, pedestrians with legs and heads, trees
+with leafy crowns, street lights with arms, signs, fences, hedges and kerb stones
+(`synth.props`), and per-sequence camera effects: exposure, white balance, vignetting, blur,
+grayscale sensors, sensor noise and JPEG compression (`synth.camera`). The ground truth is
+exact in both looks; appearance never moves a pixel.
+
 Every frame (`rmdepth_ros.datasets.sequence.Frame`) carries: the RGB image; depth in metres
 (optical z, +inf for the sky); the camera pose (camera-to-world, optical frame; the world frame is
 the first frame's camera, so frame 0 has the identity pose, as in KITTI poses.txt); intrinsics;
@@ -43,8 +53,10 @@ import numpy as np
 
 from rmdepth_ros.datasets.sequence import Frame, Sequence
 from rmdepth_ros.synth.agile import make_camera_path
+from rmdepth_ros.synth.camera import CameraLook
 from rmdepth_ros.synth.config import SynthConfig
 from rmdepth_ros.synth.flow import motion_truth
+from rmdepth_ros.synth.photo_shade import PhotoShader, SunSky
 from rmdepth_ros.synth.render import Raycaster
 from rmdepth_ros.synth.road import CrossSection
 from rmdepth_ros.synth.shade import Shader
@@ -67,13 +79,18 @@ class SyntheticSequence(Sequence):
         self.path = make_camera_path(config, self._rng(1), self._rng(2), section)
         self.world = World(config, self.path, section)
         self.caster = Raycaster(self.intrinsics, config.width, config.height)
-        self.shader = Shader(self.intrinsics, config.width, config.height, self.path.road,
-                             section, Lighting.random(self._rng(3)), Textures(self._rng(4)))
+        args = (self.intrinsics, config.width, config.height, self.path.road, section,
+                Lighting.random(self._rng(3)), Textures(self._rng(4)))
+        if config.look == 'photo':
+            self.shader = PhotoShader(*args, light=SunSky.random(self._rng(5)))
+            self.camera = CameraLook.random(self._rng(6))
+        else:
+            self.shader = Shader(*args)
         self._world_from_road = np.linalg.inv(self.path.pose(0))
         self._last: tuple[int, np.ndarray] | None = None  # (index, depth) of the last frame
 
-    def _rng(self, stream: int) -> np.random.Generator:
-        return np.random.default_rng([self.config.seed, stream])
+    def _rng(self, *stream: int) -> np.random.Generator:
+        return np.random.default_rng([self.config.seed, *stream])
 
     def __len__(self) -> int:
         return self.config.frames
@@ -99,10 +116,15 @@ class SyntheticSequence(Sequence):
         depth, ids, cam_from_world = self._render(i, scene)
         pose = self.path.pose(i)
         cam_from_box = cam_from_world[None] @ scene.pose
-        image = self.shader.image(depth, ids, pose, float(self.path.s[i]), cam_from_box,
-                                  scene.pose, scene.boxes, look_back=self.world.looks_back(i))
-        if self.config.blur_sigma > 0:
-            image = cv2.GaussianBlur(image, (0, 0), self.config.blur_sigma)
+        shade = (depth, ids, pose, float(self.path.s[i]), cam_from_box, scene.pose, scene.boxes,
+                 self.world.looks_back(i))
+        if self.config.look == 'photo':
+            radiance = self.shader.radiance(*shade, ground_y=self.config.camera_height)
+            image = self.camera.develop(radiance, self.config.blur_sigma, self._rng(7, i))
+        else:
+            image = self.shader.image(*shade)
+            if self.config.blur_sigma > 0:
+                image = cv2.GaussianBlur(image, (0, 0), self.config.blur_sigma)
         frame = Frame(image=image, intrinsics=self.intrinsics.copy(),
                       timestamp=i / self.config.fps, depth=depth,
                       pose=np.eye(4) if i == 0 else self._world_from_road @ pose, index=i,

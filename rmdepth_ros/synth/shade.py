@@ -39,20 +39,22 @@ def gather_runs(table: np.ndarray, index: np.ndarray) -> np.ndarray:
 @dataclass
 class _Surfaces:
     """Per-pixel surface properties of one frame, flattened (n = H * W), float32: albedo
-    (3, n) linear RGB, noise amplitude (n,), light (n,) Lambertian factor, tex (2, n) noise
-    coordinates in metres, footprint (n,) metres per pixel."""
+    (3, n) linear RGB, noise amplitude (n,), light (n,) Lambertian factor (the sun's alone in
+    the photo look), tex (2, n) noise coordinates in metres, footprint (n,) metres per pixel,
+    sky_view (n,)."""
 
     albedo: np.ndarray
     amp: np.ndarray
     light: np.ndarray
     tex: np.ndarray
     footprint: np.ndarray
+    sky_view: np.ndarray  # (n,) share of sky light reaching the surface (photo look)
 
     @staticmethod
     def empty(n: int) -> _Surfaces:
         return _Surfaces(np.zeros((3, n), np.float32), np.zeros(n, np.float32),
                          np.ones(n, np.float32), np.zeros((2, n), np.float32),
-                         np.full(n, 1e6, np.float32))
+                         np.full(n, 1e6, np.float32), np.ones(n, np.float32))
 
 
 class Shader:
@@ -61,6 +63,7 @@ class Shader:
     def __init__(self, intrinsics: np.ndarray, width: int, height: int, road: Road,
                  section: CrossSection, lighting: Lighting, textures: Textures) -> None:
         self.fx = np.float32(intrinsics[0, 0])
+        self.intrinsics = np.asarray(intrinsics, np.float64)
         self.width, self.height = width, height
         self.ray_x = np.tile(((np.arange(width) - intrinsics[0, 2]) / intrinsics[0, 0])
                              .astype(np.float32), height)  # (H*W,), ray z is 1
@@ -80,16 +83,10 @@ class Shader:
         frame; boxes: the N boxes' appearance; look_back: the camera may see the road far behind
         its arc length (it looks off the road's forward direction), so mark that road too.
         """
+        out = self.surfaces(depth, ids, pose, cam_s, cam_from_box, box_to_world, boxes,
+                            look_back)
         n = self.width * self.height
         ids = ids.reshape(-1)
-        depth = depth.reshape(-1)
-        out = _Surfaces.empty(n)
-        ground = np.flatnonzero(ids == GROUND)
-        if len(ground):
-            self._ground(ground, depth[ground], pose, cam_s, out, 300.0 if look_back else 20.0)
-        hit = np.flatnonzero(ids > GROUND)
-        if len(hit):
-            self._boxes(hit, ids[hit] - 1, depth[hit], cam_from_box, box_to_world, boxes, out)
         shape = (self.height, self.width)
         noise = self.textures.noise(out.tex[0].reshape(shape), out.tex[1].reshape(shape),
                                     out.footprint.reshape(shape)).reshape(-1)
@@ -114,6 +111,45 @@ class Shader:
             rgb[:, c] = np.clip(channel, 0.0, 255.0, out=channel)
         return rgb.reshape(self.height, self.width, 3)
 
+    def surfaces(self, depth: np.ndarray, ids: np.ndarray, pose: np.ndarray, cam_s: float,
+                 cam_from_box: np.ndarray, box_to_world: np.ndarray, boxes: BoxTable,
+                 look_back: bool = False) -> _Surfaces:
+        """Per-pixel surface properties of the ground and box pixels (arguments of `image`)."""
+        n = self.width * self.height
+        ids = ids.reshape(-1)
+        depth = depth.reshape(-1)
+        out = _Surfaces.empty(n)
+        ground = np.flatnonzero(ids == GROUND)
+        if len(ground):
+            self._ground(ground, depth[ground], pose, cam_s, out, 300.0 if look_back else 20.0)
+        hit = np.flatnonzero(ids > GROUND)
+        if len(hit):
+            self._boxes(hit, ids[hit] - 1, depth[hit], cam_from_box, box_to_world, boxes, out)
+        return out
+
+    def ground_colour(self, s: np.ndarray, d: np.ndarray, along: np.ndarray,
+                      across: np.ndarray, pix: np.ndarray,
+                      tex: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Albedo (3, n) and noise amplitude (n,) of ground pixels `pix` at road coordinates
+        (s, d) with footprints along / across the road and world texture coordinates `tex`."""
+        sec = self.section
+        return ground_albedo(s, d, along, across, sec.carriageway, sec.lane_width, sec.lanes,
+                             sec.kerb, sec.building_line)
+
+    def box_colour(self, u: np.ndarray, v: np.ndarray, fp: np.ndarray, g: dict,
+                   top: np.ndarray) -> np.ndarray:
+        """Albedo (3, n) of box pixels at face coordinates u, v with footprint fp; g: the
+        boxes' per-pixel properties (rows of `BoxTable`); top: 1 on top / bottom faces."""
+        color = g['color']
+        patterned = box_albedo(u, v, fp, color, g['color2'], g['pattern'], g['mean'])
+        return patterned + top * (color - patterned)  # no pattern on top and bottom faces
+
+    def face_light(self, normals: np.ndarray, face: np.ndarray, pix: np.ndarray,
+                   out: _Surfaces) -> None:
+        """Fill out.light at box pixels `pix` lit through faces `face` of road-world
+        face normals (N, 6, 3)."""
+        out.light[pix] = self.lighting.shade(normals).astype(np.float32).reshape(-1)[face]
+
     def _ground(self, pix: np.ndarray, depth: np.ndarray, pose: np.ndarray, cam_s: float,
                 out: _Surfaces, behind: float) -> None:
         """Fill `out` at ground pixels `pix` (flat indices) of depth `depth` (metres)."""
@@ -137,16 +173,14 @@ class Shader:
         stretch -= 1.0
         along = base * np.sqrt(1.0 + stretch * (1.0 - sin2))
         across = base * np.sqrt(1.0 + stretch * sin2)
-        sec = self.section
-        color, a = ground_albedo(s, d, along, across, sec.carriageway, sec.lane_width,
-                                 sec.lanes, sec.kerb, sec.building_line)
+        tex = (qx + np.float32(cam_x % GROUND_PERIOD), qz + np.float32(cam_z % GROUND_PERIOD))
+        color, a = self.ground_colour(s, d, along, across, pix, tex)
         along = np.maximum(along, across)
         for c in range(3):
             out.albedo[c, pix] = color[c]
         out.amp[pix] = a
         out.light[pix] = self.ground_light
-        out.tex[0, pix] = qx + np.float32(cam_x % GROUND_PERIOD)
-        out.tex[1, pix] = qz + np.float32(cam_z % GROUND_PERIOD)
+        out.tex[0, pix], out.tex[1, pix] = tex
         out.footprint[pix] = along
 
     def _boxes(self, pix: np.ndarray, k: np.ndarray, depth: np.ndarray,
@@ -161,7 +195,8 @@ class Shader:
         blocks = {'rt': rot.transpose(0, 2, 1).reshape(n_box, 9), 'origin': origin,
                   'half': boxes.half, 'inv_half': 1.0 / boxes.half, 'noise': boxes.noise[:, None],
                   'tex': boxes.tex, 'color': boxes.color, 'color2': boxes.color2,
-                  'pattern': boxes.pattern, 'mean': boxes.pattern_mean}
+                  'pattern': boxes.pattern, 'mean': boxes.pattern_mean,
+                  'material': boxes.material[:, None]}
         rows, start = {}, 0
         for name, block in blocks.items():
             rows[name] = slice(start, start + block.shape[1])
@@ -191,15 +226,13 @@ class Shader:
         dist = depth * self.ray_len[pix]
         cos = np.abs(normal) / dist
         fp = dist * (FILTER / self.fx) / np.maximum(cos, np.float32(0.1))
-        color = g[rows['color']]
-        patterned = box_albedo(u, v, fp, color, g[rows['color2']], g[rows['pattern']],
-                               g[rows['mean']])
-        for c in range(3):  # no pattern on top and bottom faces
-            out.albedo[c, pix] = patterned[c] + fy_ * (color[c] - patterned[c])
+        props = {name: g[rows[name]] for name in ('color', 'color2', 'pattern', 'mean', 'tex',
+                                                  'material')}
         out.amp[pix] = g[rows['noise']][0]
+        out.tex[0, pix] = u + props['tex'][0]
+        out.tex[1, pix] = v + props['tex'][1]
+        out.footprint[pix] = fp
+        out.albedo[:, pix] = self.box_colour(u, v, fp, props, fy_)
         normals = np.repeat(box_to_world[:, :3, :3].transpose(0, 2, 1), 2, axis=1) \
             * _FACE_SIGNS[None, :, None]  # (N, 6, 3) road-world face normals
-        out.light[pix] = self.lighting.shade(normals).astype(np.float32).reshape(-1)[face]
-        out.tex[0, pix] = u + g[rows['tex']][0]
-        out.tex[1, pix] = v + g[rows['tex']][1]
-        out.footprint[pix] = fp
+        self.face_light(normals, face, pix, out)

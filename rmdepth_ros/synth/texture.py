@@ -126,6 +126,22 @@ PAVING = np.array([0.50, 0.49, 0.46], np.float32)
 VERGE = np.array([0.30, 0.34, 0.18], np.float32)
 
 
+def markings(s: np.ndarray, ad: np.ndarray, fp_along: np.ndarray, fp_across: np.ndarray,
+             carriageway: float, lane_width: float, lanes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Lane markings: indices `near` of the points with |d| = ad near the carriageway and
+    their paint coverage in [0, 1] (centre line, edge lines, dashed lane separator)."""
+    near = np.flatnonzero(ad < carriageway + 0.5)
+    if not len(near):
+        return near, np.zeros(0, np.float32)
+    a, fa, fs = ad[near], fp_across[near], fp_along[near]
+    paint = coverage(a, -LINE_WIDTH / 2, LINE_WIDTH / 2, fa)
+    paint += coverage(a, carriageway - LINE_WIDTH, carriageway, fa)
+    if lanes == 2:
+        paint += periodic_coverage(s[near], DASH_PERIOD, 0.0, DASH, fs) \
+            * coverage(a, lane_width - LINE_WIDTH / 2, lane_width + LINE_WIDTH / 2, fa)
+    return near, np.minimum(paint, 1.0)
+
+
 def ground_albedo(s: np.ndarray, d: np.ndarray, fp_along: np.ndarray, fp_across: np.ndarray,
                   carriageway: float, lane_width: float, lanes: int, kerb: float,
                   building_line: float) -> tuple[np.ndarray, np.ndarray]:
@@ -147,15 +163,9 @@ def ground_albedo(s: np.ndarray, d: np.ndarray, fp_along: np.ndarray, fp_across:
         color[c] += e3 * (VERGE[c] - PAVING[c])
     amp = e1 * np.float32(-0.15) + np.float32(0.3)
     amp += e3 * np.float32(0.3)
-    near = np.flatnonzero(ad < carriageway + 0.5)  # markings
+    near, paint = markings(s, ad, fp_along, fp_across, carriageway, lane_width, lanes)
     if len(near):
-        a, fa, fs = ad[near], fp_across[near], fp_along[near]
-        paint = coverage(a, -LINE_WIDTH / 2, LINE_WIDTH / 2, fa)
-        paint += coverage(a, carriageway - LINE_WIDTH, carriageway, fa)
-        if lanes == 2:
-            paint += periodic_coverage(s[near], DASH_PERIOD, 0.0, DASH, fs) \
-                * coverage(a, lane_width - LINE_WIDTH / 2, lane_width + LINE_WIDTH / 2, fa)
-        paint = np.minimum(paint, 1.0) * (1.0 - e1[near])
+        paint *= 1.0 - e1[near]
         for c in range(3):
             color[c, near] += paint * (PAINT[c] - ASPHALT[c])
     walk = np.flatnonzero((ad > kerb) & (ad < building_line + 0.5))  # paving joints

@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from rmdepth_ros.synth import props
 from rmdepth_ros.synth.agile import AgilePath
 from rmdepth_ros.synth.boxes import (
     FACADE_COLORS,
@@ -39,6 +40,7 @@ def static_chunk(rng: np.random.Generator, chunk: int, config: SynthConfig,
                  section: CrossSection, road: Road) -> BoxTable:
     """Buildings, walls, street furniture and parked cars on both sides of one chunk."""
     b = BoxBuilder(rng)
+    photo = config.look == 'photo'
     lo, hi = chunk * CHUNK, (chunk + 1) * CHUNK
     # On a curve a straight facade bulges towards the road on the inside by length^2 / (8 r);
     # keep that under half a metre.
@@ -68,7 +70,11 @@ def static_chunk(rng: np.random.Generator, chunk: int, config: SynthConfig,
                 brick_len = rng.uniform(0.25, 0.5)
                 b.box(pos + length / 2, side * (section.building_line + rng.uniform(0.2, 1.0)),
                       (0.3, height, length), 0.0, (0.75, 0.72, 0.68), brick,
-                      (brick_len, 0.15, 0.015, brick_len, 0.015, 0.15), 0.2, reach=FAR_REACH)
+                      (brick_len, 0.15, 0.015, brick_len, 0.015, 0.15), 0.2, reach=FAR_REACH,
+                      material=props.tile(rng, 'facade') if photo else -1)
+            elif photo:
+                props.fence(b, pos + length / 2,
+                            side * (section.building_line + rng.uniform(0.2, 1.0)), length)
             pos += length + rng.uniform(0.0, 6.0)
         # Street furniture on the strip along the kerb.
         count = rng.poisson(config.clutter_per_100m * CHUNK / 100.0)
@@ -78,6 +84,9 @@ def static_chunk(rng: np.random.Generator, chunk: int, config: SynthConfig,
             if s - last < 2.5:
                 continue
             last = s
+            if photo:
+                props.furniture(b, s, strip, side)
+                continue
             kind = rng.random()
             if kind < 0.4:  # street light
                 b.box(s, strip, (0.18, rng.uniform(5.0, 8.0), 0.18), 0.0,
@@ -103,7 +112,10 @@ def static_chunk(rng: np.random.Generator, chunk: int, config: SynthConfig,
             if s - last < 5.8:
                 continue
             last = s
-            add_car(b, s, lane_d, rng.normal(0.0, 0.03) + (math.pi if rng.random() < 0.3 else 0))
+            (props.car if photo else add_car)(
+                b, s, lane_d, rng.normal(0.0, 0.03) + (math.pi if rng.random() < 0.3 else 0))
+        if photo:
+            props.kerbs(b, lo, hi, side * section.kerb)
     return b.table()
 
 
@@ -149,10 +161,12 @@ def moving_chunk(rng: np.random.Generator, chunk: int, lane: int, lane_info: Lan
             continue
         last = s
         yaw = 0.0 if direction > 0 else math.pi
+        photo = config.look == 'photo'
         if is_car:
-            add_car(b, s, d + rng.normal(0.0, 0.1), yaw, lane, direction)
+            (props.car if photo else add_car)(b, s, d + rng.normal(0.0, 0.1), yaw, lane,
+                                              direction)
         else:
-            add_pedestrian(b, s, d, yaw, lane, direction)
+            (props.pedestrian if photo else add_pedestrian)(b, s, d, yaw, lane, direction)
     return b.table()
 
 

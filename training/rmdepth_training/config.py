@@ -23,7 +23,7 @@ from typing import Any, Union
 import yaml
 
 from rmdepth_ros.model.config import RMDepthConfig
-from rmdepth_ros.synth.config import MOTIONS
+from rmdepth_ros.synth.config import LOOKS, MOTIONS
 
 
 class ConfigError(ValueError):
@@ -62,6 +62,10 @@ class DataConfig:
     real_sequences: folders or bags of real video (anything `rmdepth_ros.open_sequence` reads)
       mixed into a synthetic run; no ground truth is used from them.
     real_fraction: probability that a sample comes from real_sequences.
+    synth_look: appearance of the synthetic world, 'classic' or 'photo' (`SynthConfig.look`);
+      the held-out validation sequences stay 'classic'.
+    shards: pre-rendered synthetic shards (`shards.py`) mixed into a synthetic run;
+    shard_fraction: probability that a sample is cut from them instead of rendered live.
     """
 
     kind: str = 'synthetic'
@@ -85,6 +89,9 @@ class DataConfig:
     reverse_prob: float = 0.0
     real_sequences: tuple[str, ...] = ()
     real_fraction: float = 0.0
+    synth_look: str = 'classic'
+    shards: tuple[str, ...] = ()
+    shard_fraction: float = 0.0
 
 
 @dataclass
@@ -253,6 +260,7 @@ class TrainConfig:
 _CHOICES = {
     'data.kind': ('synthetic', 'kitti', 'cityscapes', 'bag'),
     'data.synth_motion': MOTIONS,
+    'data.synth_look': LOOKS,
     'amp': ('auto', 'off', 'bf16', 'fp16'),
     'motion_init': ('he', 'default'),
     'loss.object_reg': ('outlier_aware', 'sparsity', 'none'),
@@ -376,7 +384,7 @@ def validate(config: TrainConfig) -> None:
     if data.synth_frames < 2 * data.frame_step + 1:
         raise ConfigError(f"config key 'data.synth_frames': a triplet with frame_step "
                           f'{data.frame_step} needs at least {2 * data.frame_step + 1} frames')
-    for key in ('static_prob', 'reverse_prob', 'real_fraction'):
+    for key in ('static_prob', 'reverse_prob', 'real_fraction', 'shard_fraction'):
         value = getattr(data, key)
         if not 0 <= value <= 1:
             raise ConfigError(f"config key 'data.{key}': must be in [0, 1], got {value}")
@@ -388,6 +396,8 @@ def validate(config: TrainConfig) -> None:
                           f'{data.frame_step_max}')
     if data.real_fraction > 0 and not data.real_sequences:
         raise ConfigError("config key 'data.real_fraction': needs data.real_sequences")
+    if data.shard_fraction > 0 and not data.shards:
+        raise ConfigError("config key 'data.shard_fraction': needs data.shards")
     if optim.lr <= 0:
         raise ConfigError(f"config key 'optim.lr': must be positive, got {optim.lr}")
     if optim.max_minutes < 0:

@@ -273,11 +273,16 @@ def _thumbnail(image: np.ndarray) -> np.ndarray:
 def build_source(cfg: DataConfig) -> TripletSource:
     """The triplet source for `cfg.kind`."""
     if cfg.kind == 'synthetic':
+        synthetic: TripletSource = SyntheticTriplets(cfg)
+        if cfg.shards and cfg.shard_fraction > 0:
+            from rmdepth_training.shards import ShardTriplets
+
+            synthetic = MixedTriplets(synthetic, ShardTriplets(cfg.shards, cfg),
+                                      cfg.shard_fraction)
         if cfg.real_sequences and cfg.real_fraction > 0:
-            return MixedTriplets(SyntheticTriplets(cfg),
-                                 RealTriplets(cfg.real_sequences, cfg.frame_step),
+            return MixedTriplets(synthetic, RealTriplets(cfg.real_sequences, cfg.frame_step),
                                  cfg.real_fraction)
-        return SyntheticTriplets(cfg)
+        return synthetic
     if cfg.kind == 'kitti':
         return KittiTriplets(cfg.root, cfg.split, cfg.frame_step)
     if cfg.kind == 'cityscapes':

@@ -41,6 +41,10 @@ def trained_on(cfg: TrainConfig, steps: int) -> str:
         'cityscapes': f'Cityscapes leftImg8bit_sequence/{data.split or "train"}',
         'bag': f'ROS 2 bags: {", ".join(Path(b).name for b in data.bags)}',
     }[data.kind]
+    if data.kind == 'synthetic' and data.synth_look != 'classic':
+        where = where[:-1] + f', look {data.synth_look!r})'
+    if data.kind == 'synthetic' and data.shards and data.shard_fraction > 0:
+        where += f' ({data.shard_fraction:.0%} of it cut from pre-rendered shards)'
     if data.real_fraction > 0 and data.real_sequences:
         names = ', '.join(Path(p).name for p in data.real_sequences)
         where += f' + {data.real_fraction:.0%} real video ({names}, self-supervised)'

@@ -8,6 +8,7 @@ the target itself (a standing camera), and the world's own 'diverse' camera-moti
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import warnings
 
 import numpy as np
@@ -36,7 +37,7 @@ class SyntheticTriplets(TripletSource):
         self.cfg = cfg
         self.description = (f'synthetic street world, streamed ({cfg.width}x{cfg.height}, '
                             f'{cfg.synth_frames}-frame sequences, seeds >= {TRAIN_SEED_OFFSET}, '
-                            f'camera motion {cfg.synth_motion!r})')
+                            f'camera motion {cfg.synth_motion!r}, look {cfg.synth_look!r})')
 
     def triplet(self, item: int, rng: np.random.Generator) -> Triplet:
         sample = self.sample(item, rng)
@@ -47,26 +48,40 @@ class SyntheticTriplets(TripletSource):
 
         cfg = self.cfg
         seed = TRAIN_SEED_OFFSET + int(rng.integers(0, 2 ** 62 - TRAIN_SEED_OFFSET))
-        step = cfg.frame_step
-        if cfg.frame_step_max > cfg.frame_step:
-            step = int(rng.integers(cfg.frame_step, cfg.frame_step_max + 1))
         extra = {} if cfg.synth_motion == 'drive' else {'motion': cfg.synth_motion}
+        if cfg.synth_look != 'classic':
+            extra['look'] = cfg.synth_look
+        step = draw_step(cfg, rng)
         sequence = SyntheticSequence(SynthConfig(width=cfg.width, height=cfg.height,
                                                  frames=cfg.synth_frames, seed=seed, **extra))
-        centre = int(rng.integers(step, cfg.synth_frames - step))
-        reverse = cfg.reverse_prob > 0 and rng.random() < cfg.reverse_prob
-        static = cfg.static_prob > 0 and rng.random() < cfg.static_prob
         with warnings.catch_warnings():
             # The renderer's texture maths meets NaN on sky rays; those pixels are overwritten.
             warnings.simplefilter('ignore', RuntimeWarning)
-            frames = [sequence[centre + d] for d in (-step, 0, step)]
-        if reverse:
-            frames = frames[::-1]
-        if static:
-            frames[0] = frames[1]
-        truth = synthetic_truth(frames, natural=(step == 1 and not reverse), static=static)
-        return TripletSample([f.image for f in frames], frames[1].intrinsics, truth)
+            return pick_triplet(sequence.__getitem__, cfg.synth_frames, step, cfg, rng)
 
+
+def draw_step(cfg: DataConfig, rng: np.random.Generator) -> int:
+    """The frame step of one sample: cfg.frame_step, or drawn up to cfg.frame_step_max."""
+    if cfg.frame_step_max > cfg.frame_step:
+        return int(rng.integers(cfg.frame_step, cfg.frame_step_max + 1))
+    return cfg.frame_step
+
+
+def pick_triplet(frame: Callable[[int], Frame], count: int, step: int, cfg: DataConfig,
+                 rng: np.random.Generator) -> TripletSample:
+    """A triplet with truth from a sequence of `count` frames (`frame(i)` gives frame i): the
+    centre drawn uniformly, played backwards with cfg.reverse_prob, the earlier source replaced
+    by the target with cfg.static_prob."""
+    centre = int(rng.integers(step, count - step))
+    reverse = cfg.reverse_prob > 0 and rng.random() < cfg.reverse_prob
+    static = cfg.static_prob > 0 and rng.random() < cfg.static_prob
+    frames = [frame(centre + d) for d in (-step, 0, step)]
+    if reverse:
+        frames = frames[::-1]
+    if static:
+        frames[0] = frames[1]
+    truth = synthetic_truth(frames, natural=(step == 1 and not reverse), static=static)
+    return TripletSample([f.image for f in frames], frames[1].intrinsics, truth)
 
 def synthetic_truth(frames: list[Frame], natural: bool, static: bool) -> dict[str, np.ndarray]:
     """Truth of a synthetic triplet (triplets.py docstring) at the frames' own size.
