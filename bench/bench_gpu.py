@@ -48,6 +48,15 @@ VARIANTS = ('eager', 'channels_last', 'cuda_graph', 'channels_last+cuda_graph', 
 RESULTS = Path(__file__).resolve().parent / 'results'
 #: The size the targets (and the choice of defaults) are stated at.
 TARGET_SIZE = '640x192'
+# The pipeline measured: the networks at exactly the stated size (crop), camera motion from the
+# motion network (the node's default 'hybrid' adds host-side tracking: bench/bench_hybrid.py).
+PIPELINE = {'resize': 'crop', 'motion_source': 'network'}
+
+
+def install_runner(est: Estimator, runner) -> None:
+    """Make `runner` the one the Estimator uses at its input size."""
+    est._runner = runner
+    est._runners = {est.input_size: runner}
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -108,7 +117,8 @@ class Bench:
         if size not in self._references:
             frames = accuracy_frames(self.args, size)
             cpu = Estimator(model=copy.deepcopy(self.model), metadata=self.metadata,
-                            device='cpu', precision='fp32', input_size=size, output='network')
+                            device='cpu', precision='fp32', input_size=size, output='network',
+                            **PIPELINE)
             self._references[size] = (frames, run_outputs(cpu, frames))
         return self._references[size]
 
@@ -152,10 +162,10 @@ class Bench:
         precision, dtype = base['precision'], PRECISIONS[base['precision']]
         est = Estimator(model=copy.deepcopy(self.model), metadata=self.metadata,
                         device=str(self.device), precision=precision, input_size=size,
-                        output='network')
+                        output='network', **PIPELINE)
         runner = build_runner(est.model, base['variant'], self.device, size,
                               None if precision == 'fp32' else dtype)
-        est._runner = runner  # the variant stands in for the Estimator's eager runner
+        install_runner(est, runner)  # the variant stands in for the Estimator's eager runner
         setup_s = time.perf_counter() - tick
         frames, reference = self.reference(size)
         width, height = size
@@ -186,7 +196,7 @@ class Bench:
     def _breakdown(self, est: Estimator, runner, frames: list) -> dict:
         """Mean per-frame stage times and the networks' share, networks synchronised."""
         timed = SyncTimedRunner(runner, self.device)
-        est._runner = timed
+        install_runner(est, timed)
         stream = Stream(est, frames)
         stream.step()  # a previous frame, so that every measured frame runs both networks
         timed.ms = 0.0
@@ -195,7 +205,7 @@ class Bench:
         for _ in range(count):
             for key, value in stream.step().timings.items():
                 totals[key] = totals.get(key, 0.0) + value / count
-        est._runner = runner
+        install_runner(est, runner)
         networks = timed.ms / count
         stages = {key: round(value, 4) for key, value in totals.items()}
         outside = totals['total'] - networks
@@ -238,7 +248,7 @@ class Bench:
         try:
             est = Estimator(model=copy.deepcopy(self.model), metadata=self.metadata,
                             device=str(self.device), input_size=size, output='network',
-                            backend='onnxruntime',
+                            backend='onnxruntime', **PIPELINE,
                             log=lambda line: print(f'# {line}', file=sys.stderr))
         except (BackendError, RuntimeError, OSError) as error:
             return {'status': 'failed', 'reason': _first_line(error)}
