@@ -70,8 +70,11 @@ def node_parts(adapt: bool):
     from rmdepth_ros.ros.node_config import NodeConfig
 
     config = NodeConfig.from_values({'adapt': adapt, 'device': 'cpu'})
+    # as the node: backend 'auto' (OpenVINO here) without adaptation, torch with it
     estimator = Estimator(config.weights or None, device=config.device, resize=config.resize,
-                          max_frame_gap=config.max_frame_gap, backend=config.backend)
+                          max_frame_gap=config.max_frame_gap,
+                          backend='torch' if adapt else config.backend,
+                          motion_source=config.motion_source)
 
     def log(line: str) -> None:
         print(f'[adapt] {line}', file=sys.stderr, flush=True)
