@@ -175,6 +175,35 @@ def test_online_adapter_swaps_atomically_and_reverts(tiny_weights: Path) -> None
                for k, v in good.items())
 
 
+def test_online_batches_replay_synthetic_truth(tiny_weights: Path) -> None:
+    model, _ = load_weights(tiny_weights)
+    engine = OnlineAdapter(model, OnlineSettings(batch=4, min_triplets=2, replay=0.25))
+    assert engine.adapter.cfg.loss.supervised > 0  # the replayed truth is used
+    for i, frame in enumerate(_frames(8)):
+        engine.observe(frame.image, frame.intrinsics, reset=(i == 0))
+    batch = engine._batch()
+    # three of the camera's triplets without truth, one fresh synthetic one with exact truth,
+    # all at the camera's network size
+    assert batch['images'].shape == (4, 3, 3, SIZE[1], SIZE[0])
+    assert batch['gt_valid'].flatten().tolist() == [0.0, 0.0, 0.0, 1.0]
+    assert batch['gt_depth'].shape == (4, 1, SIZE[1], SIZE[0])
+    assert float((batch['gt_depth'][3] > 0).float().mean()) > 0.5  # 0: sky, no truth
+    assert float(batch['gt_depth'][:3].abs().max()) == 0
+    engine.step(batch)
+    assert engine.stats['steps'] == 1 and np.isfinite(engine.stats['last_loss'])
+    assert engine.stats['synthetic_replayed'] == 1
+    # the next batch replays a different synthetic triplet
+    assert not torch.equal(engine._batch()['images'][3], batch['images'][3])
+    # no replay: the camera's frames only, no supervised terms
+    plain = OnlineAdapter(model, OnlineSettings(batch=2, min_triplets=2, replay=0.0))
+    assert plain.adapter.cfg.loss.supervised == 0
+    for i, frame in enumerate(_frames(6)):
+        plain.observe(frame.image, frame.intrinsics, reset=(i == 0))
+    assert plain._batch()['gt_valid'].sum() == 0
+    with pytest.raises(ValueError, match='adapt_replay'):
+        OnlineAdapter(model, OnlineSettings(batch=1, replay=0.25))
+
+
 def test_online_memory_is_bounded(tiny_weights: Path) -> None:
     model, _ = load_weights(tiny_weights)
     engine = OnlineAdapter(model, OnlineSettings(buffer=5, held_out=2))

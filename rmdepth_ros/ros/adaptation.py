@@ -27,7 +27,8 @@ class NodeAdaptation:
                              'repository)') from None
         settings = OnlineSettings(budget=config.adapt_budget, lr=config.adapt_lr,
                                   batch=config.adapt_batch, buffer=config.adapt_buffer,
-                                  validate_every=config.adapt_validate_every)
+                                  validate_every=config.adapt_validate_every,
+                                  replay=config.adapt_replay)
         self.estimator = estimator
         self.engine = OnlineAdapter(estimator.model, settings, estimator.device, log)
         self.save_path = config.adapt_save_path

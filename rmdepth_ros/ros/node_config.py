@@ -137,6 +137,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('adapt_validate_every', 10, 'adaptation steps between validations on held-back '
               'recent triplets (a better candidate is swapped in, a diverged one reverted)',
               bounds=(1, 100000, 1)),
+    ParamSpec('adapt_replay', 0.25, 'share of every adaptation batch that is a fresh synthetic '
+              'triplet with ground truth, against forgetting (0: only this camera)',
+              bounds=(0.0, 0.9)),
     ParamSpec('adapt_save_path', 'rmdepth_adapted.safetensors', "where '~/save_weights' writes "
               'the adapted weights (relative paths: from the working directory)'),
 )
@@ -190,6 +193,7 @@ class NodeConfig:
     adapt_batch: int
     adapt_buffer: int
     adapt_validate_every: int
+    adapt_replay: float
     adapt_save_path: str
 
     @classmethod
@@ -253,6 +257,10 @@ class NodeConfig:
         if self.adapt and self.backend not in ('torch', 'auto'):
             raise ValueError(f"parameter 'adapt': online adaptation runs on backend torch only, "
                              f"not '{self.backend}' (its ONNX files are not re-exported)")
+        if self.adapt and self.adapt_replay > 0 and self.adapt_batch < 2:
+            raise ValueError('parameter adapt_replay: synthetic replay needs adapt_batch of at '
+                             'least 2 (one synthetic and one camera triplet per step); set '
+                             'adapt_replay to 0 or adapt_batch to 2 or more')
         if self.odom_frame == self.base_frame:
             raise ValueError(f"odom_frame and base_frame are both '{self.odom_frame}'")
         if self.base_to_camera:

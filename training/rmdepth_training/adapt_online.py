@@ -6,10 +6,14 @@ stream (no reset between them) form triplets; static ones are skipped (`adapt_fr
 `held_out_every`-th goes to a small ring of held-back triplets, the others to a replay ring.
 Both rings are bounded, so memory is too.
 
-The thread takes self-supervised steps (`adapt_model.Adapter`: depth network only, the motion
-network frozen) on random batches of the replay ring, sleeping between steps so that it
-computes at most `budget` of the wall time. Every `validate_every` steps it scores the
-candidate and the last good weights on the held-back ring (the same triplets, eval mode):
+The thread takes steps (`adapt_model.Adapter`: depth network only, the motion network frozen)
+on random batches of the replay ring, sleeping between steps so that it computes at most
+`budget` of the wall time. A share `replay` of every batch is a freshly rendered synthetic
+triplet with its exact ground truth (supervised terms, as in training; about 45 ms of CPU per
+192x64 triplet, inside the budget): adapting to one street alone forgets the others (issue 18:
+DDAD AbsRel +9 %, synthetic x2 after 5 minutes without it). Every `validate_every` steps
+it scores the candidate and the last good weights on the held-back ring (the same triplets,
+eval mode):
 
 - better: the candidate becomes the last good weights and is swapped into the estimator in
   one reference assignment (`model.depth_net = copy`), so a frame runs wholly on the old or
@@ -33,9 +37,11 @@ import json
 from pathlib import Path
 import threading
 import time
+import warnings
 
 import numpy as np
 import torch
+from torch.utils.data import default_collate
 
 from rmdepth_ros.model.rmdepth import RMDepth
 from rmdepth_ros.model.weights import save_weights
@@ -43,7 +49,9 @@ from rmdepth_training.adapt_frames import STATIC_THRESHOLD, thumbnail
 from rmdepth_training.adapt_model import Adapter, adaptation_config, photometric_score
 from rmdepth_training.augment import augment
 from rmdepth_training.config import AugmentConfig
+from rmdepth_training.datasets import SyntheticTriplets, TrainStream
 from rmdepth_training.training_model import TrainingModel
+from rmdepth_training.triplets import no_truth
 
 
 @dataclass
@@ -52,7 +60,8 @@ class OnlineSettings:
     step. lr: Adam learning rate. buffer: replay ring size (triplets). held_out: held-back
     ring size. held_out_every: every n-th new triplet is held back. validate_every: steps
     between validations. diverge_tolerance: relative validation loss increase that reverts.
-    min_triplets: replay triplets needed before the first step."""
+    min_triplets: replay triplets needed before the first step. replay: share of every batch
+    that is a fresh synthetic triplet with ground truth (0: the camera's frames only)."""
 
     budget: float = 0.25
     batch: int = 4
@@ -65,6 +74,14 @@ class OnlineSettings:
     min_triplets: int = 8
     static_threshold: float = STATIC_THRESHOLD
     motion: str = 'frozen'
+    replay: float = 0.25
+    seed: int = 0
+
+    def synthetic_per_batch(self) -> int:
+        """Synthetic triplets in each batch: round(batch x replay), at least one real."""
+        if self.replay <= 0:
+            return 0
+        return min(self.batch - 1, max(1, round(self.batch * self.replay)))
 
     def check(self) -> None:
         if not 0 < self.budget <= 1:
@@ -75,6 +92,11 @@ class OnlineSettings:
                 raise ValueError(f'adapt_{name} must be at least 1, got {getattr(self, name)}')
         if not self.lr > 0 or not self.diverge_tolerance > 0:
             raise ValueError('adapt_lr and the divergence tolerance must be positive')
+        if not 0 <= self.replay < 1:
+            raise ValueError(f'adapt_replay must be in [0, 1), got {self.replay}')
+        if self.replay > 0 and self.batch < 2:
+            raise ValueError('adapt_replay needs adapt_batch of at least 2 (one synthetic '
+                             'and one real triplet per step)')
 
 
 @dataclass
@@ -97,7 +119,9 @@ class OnlineAdapter:
         self.settings.check()
         self.model = model
         self.log = log or (lambda line: None)
-        cfg = adaptation_config(lr=self.settings.lr, supervised=0.0)
+        self._synthetic_count = self.settings.synthetic_per_batch()
+        cfg = adaptation_config(lr=self.settings.lr,
+                                supervised=1.0 if self._synthetic_count else 0.0)
         self.adapter = Adapter(model, cfg, 'depth', device, self.settings.motion)
         self._good = TrainingModel(copy.deepcopy(self.adapter.model),
                                    frozen_motion=self.settings.motion == 'frozen')
@@ -108,11 +132,14 @@ class OnlineAdapter:
         self._train: deque[_Triplet] = deque(maxlen=self.settings.buffer)
         self._held: deque[_Triplet] = deque(maxlen=self.settings.held_out)
         self._triplets_seen = 0
-        self._rng = np.random.default_rng(0)
+        self._rng = np.random.default_rng(self.settings.seed)
+        self._synthetic: TrainStream | None = None  # made at the first batch's frame size
+        self._synthetic_drawn = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.stats = {'steps': 0, 'swaps': 0, 'reverts': 0, 'static_skipped': 0,
-                      'busy_s': 0.0, 'last_loss': float('nan'), 'good_val': float('nan')}
+                      'busy_s': 0.0, 'last_loss': float('nan'), 'good_val': float('nan'),
+                      'synthetic_replayed': 0}
         self.losses: deque[float] = deque(maxlen=200)
 
     # -- the inference side ------------------------------------------------------------------
@@ -249,26 +276,49 @@ class OnlineAdapter:
     # -- batches -----------------------------------------------------------------------------
 
     def _batch(self) -> dict | None:
+        real = self.settings.batch - self._synthetic_count
         with self._lock:
             if len(self._train) < self.settings.min_triplets:
                 return None
-            picks = self._rng.choice(len(self._train), size=self.settings.batch,
-                                     replace=len(self._train) < self.settings.batch)
+            picks = self._rng.choice(len(self._train), size=real,
+                                     replace=len(self._train) < real)
             chosen = [self._train[i] for i in picks]
+        first = self.stats['steps'] * self.settings.batch
         samples = []
-        for triplet in chosen:
+        for n, triplet in enumerate(chosen):
             frames = triplet.frames.astype(np.float32) / 255.0
-            samples.append(augment(frames, triplet.K, self._augment, self._rng)[:3])
-        return _collate([(plain, network, K) for plain, network, K in samples],
-                        first_index=self.stats['steps'] * self.settings.batch)
+            plain, network, K, _ = augment(frames, triplet.K, self._augment, self._rng)
+            samples.append(_sample(plain, network, K, first + n))
+        height, width = chosen[0].frames.shape[1:3]
+        samples += [self._synthetic_sample(width, height) for _ in range(self._synthetic_count)]
+        return default_collate(samples)
+
+    def _synthetic_sample(self, width: int, height: int) -> dict[str, torch.Tensor]:
+        """A fresh synthetic triplet at the camera's network size, with its ground truth."""
+        if self._synthetic is None or self._synthetic.data.width != width \
+                or self._synthetic.data.height != height:
+            # the camera motions the shipped weights were trained on ('diverse')
+            data = dataclasses.replace(self.adapter.cfg.data, width=width, height=height,
+                                       synth_frames=3, synth_motion='diverse')
+            self._synthetic = TrainStream(SyntheticTriplets(data), data, self._augment,
+                                          self.settings.seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', RuntimeWarning)  # the renderer's sky rays
+            sample = self._synthetic[self._synthetic_drawn]
+        self._synthetic_drawn += 1
+        self.stats['synthetic_replayed'] += 1
+        return sample
 
     def _held_batch(self) -> dict | None:
         with self._lock:
             held = list(self._held)
         if not held:
             return None
-        samples = [(t.frames.astype(np.float32) / 255.0,) * 2 + (t.K,) for t in held]
-        return _collate(samples, first_index=0)
+        samples = []
+        for n, triplet in enumerate(held):
+            frames = triplet.frames.astype(np.float32) / 255.0
+            samples.append(_sample(frames, frames, triplet.K, n))
+        return default_collate(samples)
 
     def diagnostics(self) -> dict[str, str]:
         """Key-value strings for /diagnostics: steps, swaps, reverts, loss trend."""
@@ -286,13 +336,14 @@ class OnlineAdapter:
                 'adapt_static_skipped': str(self.stats['static_skipped'])}
 
 
-def _collate(samples: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
-             first_index: int) -> dict[str, torch.Tensor]:
-    """(plain (3, h, w, 3), network (3, h, w, 3), K) per sample -> the training batch keys."""
-    def stack(i: int) -> torch.Tensor:  # (B, 3, 3, h, w)
-        return torch.from_numpy(np.stack([s[i] for s in samples]).transpose(0, 1, 4, 2, 3)
-                                .copy())
-
-    return {'images': stack(0), 'images_aug': stack(1),
-            'K': torch.from_numpy(np.stack([s[2] for s in samples]).astype(np.float32)),
-            'index': torch.arange(first_index, first_index + len(samples))}
+def _sample(plain: np.ndarray, network: np.ndarray, K: np.ndarray, index: int
+            ) -> dict[str, torch.Tensor]:
+    """One real triplet (plain and network frames (3, h, w, 3) float) as a training sample,
+    with the all-zero truth of real video, so that it collates with synthetic samples."""
+    height, width = plain.shape[1:3]
+    return {'images': torch.from_numpy(np.ascontiguousarray(plain.transpose(0, 3, 1, 2))),
+            'images_aug': torch.from_numpy(np.ascontiguousarray(network.transpose(0, 3, 1, 2))),
+            'K': torch.from_numpy(np.asarray(K, np.float32)),
+            'index': torch.tensor(index, dtype=torch.int64),
+            **{key: torch.from_numpy(np.ascontiguousarray(value))  # as TrainStream: () -> (1,)
+               for key, value in no_truth(height, width).items()}}
