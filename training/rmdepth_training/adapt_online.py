@@ -37,7 +37,6 @@ import json
 from pathlib import Path
 import threading
 import time
-import warnings
 
 import numpy as np
 import torch
@@ -49,7 +48,7 @@ from rmdepth_training.adapt_frames import STATIC_THRESHOLD, thumbnail
 from rmdepth_training.adapt_model import Adapter, adaptation_config, photometric_score
 from rmdepth_training.augment import augment
 from rmdepth_training.config import AugmentConfig
-from rmdepth_training.datasets import SyntheticTriplets, TrainStream
+from rmdepth_training.datasets import SyntheticTriplets, TrainStream, training_sample
 from rmdepth_training.training_model import TrainingModel
 from rmdepth_training.triplets import no_truth
 
@@ -288,7 +287,8 @@ class OnlineAdapter:
         for n, triplet in enumerate(chosen):
             frames = triplet.frames.astype(np.float32) / 255.0
             plain, network, K, _ = augment(frames, triplet.K, self._augment, self._rng)
-            samples.append(_sample(plain, network, K, first + n))
+            samples.append(training_sample(plain, network, K, first + n,
+                                           no_truth(*frames.shape[1:3])))
         height, width = chosen[0].frames.shape[1:3]
         samples += [self._synthetic_sample(width, height) for _ in range(self._synthetic_count)]
         return default_collate(samples)
@@ -302,9 +302,7 @@ class OnlineAdapter:
                                        synth_frames=3, synth_motion='diverse')
             self._synthetic = TrainStream(SyntheticTriplets(data), data, self._augment,
                                           self.settings.seed)
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore', RuntimeWarning)  # the renderer's sky rays
-            sample = self._synthetic[self._synthetic_drawn]
+        sample = self._synthetic[self._synthetic_drawn]  # (renderer warnings silenced there)
         self._synthetic_drawn += 1
         self.stats['synthetic_replayed'] += 1
         return sample
@@ -317,7 +315,8 @@ class OnlineAdapter:
         samples = []
         for n, triplet in enumerate(held):
             frames = triplet.frames.astype(np.float32) / 255.0
-            samples.append(_sample(frames, frames, triplet.K, n))
+            samples.append(training_sample(frames, frames, triplet.K, n,
+                                           no_truth(*frames.shape[1:3])))
         return default_collate(samples)
 
     def diagnostics(self) -> dict[str, str]:
@@ -334,16 +333,3 @@ class OnlineAdapter:
                 'adapt_validation': f'{self.stats["good_val"]:.4f}',
                 'adapt_buffer': f'{buffered} train + {held} held back',
                 'adapt_static_skipped': str(self.stats['static_skipped'])}
-
-
-def _sample(plain: np.ndarray, network: np.ndarray, K: np.ndarray, index: int
-            ) -> dict[str, torch.Tensor]:
-    """One real triplet (plain and network frames (3, h, w, 3) float) as a training sample,
-    with the all-zero truth of real video, so that it collates with synthetic samples."""
-    height, width = plain.shape[1:3]
-    return {'images': torch.from_numpy(np.ascontiguousarray(plain.transpose(0, 3, 1, 2))),
-            'images_aug': torch.from_numpy(np.ascontiguousarray(network.transpose(0, 3, 1, 2))),
-            'K': torch.from_numpy(np.asarray(K, np.float32)),
-            'index': torch.tensor(index, dtype=torch.int64),
-            **{key: torch.from_numpy(np.ascontiguousarray(value))  # as TrainStream: () -> (1,)
-               for key, value in no_truth(height, width).items()}}

@@ -343,14 +343,19 @@ class TrainStream(Dataset):
         plain, network, K, flipped = augment(frames, K, self.augment_cfg, rng)
         if flipped:
             truth = flip_truth(truth)
-        # (F, H, W, 3) -> (F, 3, H, W)
-        return {'images': torch.from_numpy(np.ascontiguousarray(plain.transpose(0, 3, 1, 2))),
-                'images_aug': torch.from_numpy(np.ascontiguousarray(
-                    network.transpose(0, 3, 1, 2))),
-                'K': torch.from_numpy(K.astype(np.float32)),
-                'index': torch.tensor(n, dtype=torch.int64),
-                **{key: torch.from_numpy(np.ascontiguousarray(value))
-                   for key, value in truth.items()}}
+        return training_sample(plain, network, K, n, truth)
+
+
+def training_sample(plain: np.ndarray, network: np.ndarray, K: np.ndarray, index: int,
+                    truth: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    """One sample as the batch keys (module docstring): frames (F, H, W, 3) -> (F, 3, H, W);
+    truth values as at least 1-d tensors (a () 'gt_valid' becomes (1,))."""
+    return {'images': torch.from_numpy(np.ascontiguousarray(plain.transpose(0, 3, 1, 2))),
+            'images_aug': torch.from_numpy(np.ascontiguousarray(network.transpose(0, 3, 1, 2))),
+            'K': torch.from_numpy(np.asarray(K, np.float32)),
+            'index': torch.tensor(index, dtype=torch.int64),
+            **{key: torch.from_numpy(np.ascontiguousarray(value))
+               for key, value in truth.items()}}
 
 
 class StepBatchSampler(Sampler[list[int]]):
