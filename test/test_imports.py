@@ -83,6 +83,13 @@ def test_layers() -> None:
             assert not roots & {'cv2', 'rclpy'}, f'{name} imports {roots & {"cv2", "rclpy"}}'
             assert not any(other.startswith('rmdepth_ros.') and not other.startswith(
                 'rmdepth_ros.model') for other in names), f'{name} imports outside model/'
+        if name.startswith(('rmdepth_ros.geometry', 'rmdepth_ros.motion')):
+            # the geometry stage: numpy / OpenCV below the estimator, above nothing of ours
+            # but itself (motion/ builds on geometry/)
+            assert not roots & {'torch', 'rclpy'}, f'{name} imports {roots & {"torch", "rclpy"}}'
+            assert not any(other.startswith('rmdepth_ros.') and not other.startswith(
+                ('rmdepth_ros.geometry', 'rmdepth_ros.motion')) for other in names), \
+                f'{name} imports outside geometry/ and motion/'
 
 
 def test_entry_point_is_startup() -> None:

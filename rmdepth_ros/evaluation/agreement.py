@@ -15,7 +15,8 @@ import math
 
 import numpy as np
 
-from rmdepth_ros.evaluation.metrics import flow_epe, rotation_angle_deg
+from rmdepth_ros.evaluation.metrics import flow_epe
+from rmdepth_ros.geometry.rotations import rotation_angle_deg
 
 _HALF = {'depth_rel_median': 0.01, 'depth_rel_p95': 0.05, 'translation_rel': 0.02,
          'rotation_deg': 0.02, 'flow_epe_px': 0.1, 'mask_disagreement': 0.01}

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from rmdepth_ros.geometry.rotations import rotation_angle_deg  # noqa: F401 (re-exported)
+
 DEPTH_METRICS = ('abs_rel', 'sq_rel', 'rmse', 'rmse_log', 'a1', 'a2', 'a3')
 
 #: Crops as fractions (top, bottom, left, right) of the image height / width.
@@ -134,18 +136,6 @@ def mask_iou(pred: np.ndarray, gt: np.ndarray) -> float | None:
     """IoU of the moving class of two (H, W) masks; None when both are empty."""
     intersection, union = mask_counts(pred, gt)
     return intersection / union if union else None
-
-
-def rotation_angle_deg(R: np.ndarray) -> float:
-    """Angle (degrees) of a rotation matrix (3, 3), computed in float64.
-
-    atan2(|skew part| / 2, (trace - 1) / 2): the sine comes from the antisymmetric part, so
-    small angles keep full precision (arccos of the trace of a float32 matrix floors near
-    0.02 deg, the size of the per-frame errors we report).
-    """
-    R = np.asarray(R, np.float64)
-    skew = np.array([R[2, 1] - R[1, 2], R[0, 2] - R[2, 0], R[1, 0] - R[0, 1]])
-    return float(np.degrees(np.arctan2(np.linalg.norm(skew) / 2.0, (np.trace(R) - 1.0) / 2.0)))
 
 
 #: Translations shorter than this (metres, or model units for predictions) have no direction.

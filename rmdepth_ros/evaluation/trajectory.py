@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rmdepth_ros.evaluation.metrics import rotation_angle_deg, snippet_ate
+from rmdepth_ros.evaluation.metrics import snippet_ate
+from rmdepth_ros.geometry.rotations import rotation_angle_deg
 
 
 def umeyama(source: np.ndarray, target: np.ndarray, with_scale: bool = True

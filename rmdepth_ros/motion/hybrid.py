@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from rmdepth_ros.evaluation.metrics import rotation_angle_deg
+from rmdepth_ros.geometry.rotations import rotation_angle_deg
 from rmdepth_ros.motion.two_view import (
     decompose_essential,
     inverse_motion,

@@ -1,0 +1,61 @@
+"""Dense optical flow for the geometry stage: OpenCV DIS in the project's convention.
+
+Our flow lives on the CURRENT frame's grid: the point at x now was at x - flow(x) in the previous
+frame (docs/conventions.md). DIS computes f on I0's grid with I0(x) ~ I1(x + f(x)); run current
+-> previous, our flow is -f. The backward field (previous -> current) gives a forward-backward
+check: where following the flow there and back does not return to x, the flow is unreliable
+(occlusions, flat or repeated texture), whatever its photometric fit.
+
+An initial field (`initial`, our convention) - the rigid flow that the previous frame's depth
+and the camera motion predict - lets DIS start near the answer where the image alone is
+ambiguous; DIS still refines it from the images.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+PRESETS = {'ultrafast': cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+           'fast': cv2.DISOPTICAL_FLOW_PRESET_FAST,
+           'medium': cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
+
+
+class DenseFlow:
+    """DIS flow between consecutive gray frames, with a forward-backward error."""
+
+    def __init__(self, preset: str = 'medium') -> None:
+        if preset not in PRESETS:
+            raise ValueError(f"flow preset must be one of {', '.join(PRESETS)}, got '{preset}'")
+        # OpenCV's DIS keeps using an input field once it was given one (its 'use the input
+        # flow' switch never turns off again): calls with a starting field get their own
+        # instance, so that the plain calls stay plain.
+        self._dis = cv2.DISOpticalFlow_create(PRESETS[preset])
+        self._dis_started = cv2.DISOpticalFlow_create(PRESETS[preset])
+
+    def flow(self, previous: np.ndarray, current: np.ndarray,
+             initial: np.ndarray | None = None) -> np.ndarray:
+        """previous, current: (H, W) uint8 gray -> (H, W, 2) float32 flow on the current grid
+        (our convention). initial: (H, W, 2) float32 starting field in our convention, finite
+        everywhere, or None."""
+        if previous.shape != current.shape:
+            raise ValueError(f'dense flow needs two images of one size, got {previous.shape} '
+                             f'and {current.shape}')
+        if initial is None:
+            return -self._dis.calc(current, previous, None)
+        # DIS starts from a same-size float32 (H, W, 2) field passed in
+        start = np.ascontiguousarray(-initial, dtype=np.float32)
+        return -self._dis_started.calc(current, previous, start)
+
+    def backward_error(self, previous: np.ndarray, current: np.ndarray, flow: np.ndarray
+                       ) -> np.ndarray:
+        """(H, W) float32 pixels: how far from x the previous -> current flow, read at x - flow,
+        brings each current pixel x back (0 for a perfectly consistent pair)."""
+        forward = self._dis.calc(previous, current, None)   # previous grid, previous -> current
+        height, width = current.shape
+        v, u = np.mgrid[0:height, 0:width].astype(np.float32)
+        map_x, map_y = u - flow[..., 0], v - flow[..., 1]
+        back = cv2.remap(forward, map_x, map_y, cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_CONSTANT, borderValue=np.nan)
+        # x - flow + back(x - flow) should land on x again
+        return np.hypot(back[..., 0] - flow[..., 0], back[..., 1] - flow[..., 1])

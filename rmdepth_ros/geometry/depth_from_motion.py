@@ -1,0 +1,337 @@
+"""Depth from motion: one frame through the geometry stage (`DepthFromMotion.step`).
+
+numpy / OpenCV only; the estimator calls it after the networks, on the input image's grid.
+Per frame, on a working grid of at most `max_width` pixels across:
+
+1. dense flow, current -> previous (DIS, `dense_flow`), started from the rigid flow that the
+   previous frame's fused depth and the camera motion predict, with a forward-backward check;
+2. every pixel triangulated from its flow and the camera motion (`triangulation`); kept where
+   the rotation-compensated parallax is large enough, the flow is consistent both ways, lies
+   near the epipolar line and the image has texture;
+3. the per-pixel filter (`depth_filter`) carries the previous belief to this frame and fuses
+   the measurements; moving pixels (`moving_mask`) are left out of it;
+4. the network's depth is the prior: its relative error is measured on this frame (the robust
+   spread of log(filtered / network) over the confident pixels); the depth is the network's
+   corrected by a scale field spread from the filter's pixels (`densify`), fused per pixel with
+   the filter by inverse variance;
+5. flow: the rigid flow of that depth and the camera motion on static pixels, the observed
+   flow on moving ones.
+
+Where nothing is observed - the first frame, a standing camera, pure rotation, no motion, the
+epipole's surroundings - the depth is exactly the network's and its confidence the prior's.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from rmdepth_ros.geometry.dense_flow import DenseFlow
+from rmdepth_ros.geometry.densify import DensifyOptions, scale_field
+from rmdepth_ros.geometry.depth_filter import DepthFilter, FilterOptions
+from rmdepth_ros.geometry.moving_mask import MaskOptions, moving_mask
+from rmdepth_ros.geometry.triangulation import pixel_rays, triangulate_flow
+
+DEPTH_SOURCES = ('fused', 'network')
+DEFAULT_DEPTH_SOURCE = 'fused'
+
+
+@dataclass(frozen=True)
+class GeometryOptions:
+    """max_width: the working grid's width limit (pixels). flow_preset: DIS preset.
+    flow_sigma_px: the flow's base 1-sigma (pixels of the working grid), to which the
+    forward-backward error adds. max_backward_px / max_epipolar_px: the flow's consistency
+    gates. min_parallax_px: the least rotation-compensated parallax measured. min_gradient:
+    the least image gradient (grey levels per pixel, Sobel / 8) of a measured pixel.
+    prior_sigma: the network's relative error before a frame has measured it; the measured
+    one is clipped to [min_prior_sigma, max_prior_sigma]. min_measured: fewest confident
+    pixels (share of the grid) to measure the prior's error and to densify. initial_flow:
+    start DIS from the rigid flow of the previous frame's depth. flow_epipolar_px: the
+    published flow of a static pixel is its observed flow moved onto the epipolar line when
+    it lies within this of the line, else the fused depth's rigid flow. temporal: keep the
+    filter across frames (False: each frame measured on its own)."""
+
+    max_width: int = 640
+    flow_preset: str = 'medium'
+    flow_sigma_px: float = 0.35
+    max_backward_px: float = 0.5
+    max_epipolar_px: float = 1.0
+    min_parallax_px: float = 0.75
+    min_gradient: float = 2.0
+    prior_sigma: float = 0.35
+    min_prior_sigma: float = 0.05
+    max_prior_sigma: float = 1.0
+    min_measured: float = 0.01
+    initial_flow: bool = True
+    flow_epipolar_px: float = 3.0
+    temporal: bool = True
+    densify: DensifyOptions = field(default_factory=DensifyOptions)
+    filter: FilterOptions = field(default_factory=FilterOptions)
+    mask: MaskOptions = field(default_factory=MaskOptions)
+
+
+@dataclass
+class GeometryOutput:
+    """One frame's geometry, on the input grid (H, W).
+
+    depth: float32 model units (the network's where nothing was observed). sigma: float32
+    relative 1-sigma of depth (sigma_z / z). flow: (H, W, 2) float32 or None (first frame).
+    moving: bool or None. observed: share of the working grid measured this frame (0..1).
+    prior_sigma: the network's relative error measured on this frame (None: not measured).
+    reason: why nothing was measured (e.g. 'no motion', 'standing'), else None.
+    """
+
+    depth: np.ndarray
+    sigma: np.ndarray
+    flow: np.ndarray | None = None
+    moving: np.ndarray | None = None
+    observed: float = 0.0
+    prior_sigma: float | None = None
+    reason: str | None = None
+
+
+@dataclass
+class _Previous:
+    gray: np.ndarray        # working grid
+    depth: np.ndarray       # fused depth on the working grid
+
+
+class DepthFromMotion:
+    """The geometry stage's state and its per-frame step (module docstring)."""
+
+    def __init__(self, options: GeometryOptions | None = None) -> None:
+        self.options = options or GeometryOptions()
+        self._flow = DenseFlow(self.options.flow_preset)
+        self.filter = DepthFilter(self.options.filter)
+        self._previous: _Previous | None = None
+        self._grid: tuple[tuple[int, int], np.ndarray, np.ndarray] | None = None
+        #: frames by outcome: 'measured', or the reason nothing was
+        self.counts: Counter = Counter()
+
+    def reset(self) -> None:
+        """Forget everything: the next frame is a first frame."""
+        self._previous = None
+        self.filter.reset()
+
+    def step(self, gray: np.ndarray, K: np.ndarray, network_depth: np.ndarray,
+             prev_from_cur: np.ndarray | None, network_mask: np.ndarray | None = None,
+             standing: bool = False) -> GeometryOutput:
+        """One frame.
+
+        gray: (H, W) uint8. K: (3, 3) its intrinsics. network_depth: (H, W) float32 model
+        units, NaN invalid. prev_from_cur: (4, 4) T_prev_cur in model units, None when there
+        is no previous frame (first frame, reset). network_mask: (H, W) bool or None.
+        standing: the camera is known to stand still (no parallax to measure).
+        """
+        opt = self.options
+        full = gray.shape
+        work_shape, K_work, rays = self._working_grid(full, K)
+        small = _resize(gray, work_shape, cv2.INTER_AREA)
+        depth_small = _resize_depth(network_depth, work_shape)
+        previous, self._previous = self._previous, None
+        prior = np.full(full, opt.prior_sigma, np.float32)
+        reason = None
+        if previous is None or prev_from_cur is None:
+            reason = 'no previous frame'
+        elif previous.gray.shape != small.shape:
+            reason = 'size change'
+        elif not np.all(np.isfinite(prev_from_cur)):
+            reason = 'no motion'
+        if reason is not None:
+            self.filter.reset()
+            self._previous = _Previous(small, depth_small)
+            self.counts[reason] += 1
+            return GeometryOutput(network_depth, prior, reason=reason)
+
+        T = np.asarray(prev_from_cur, np.float64)
+        initial = None
+        if opt.initial_flow:
+            initial = np.nan_to_num(_rigid_flow(previous_depth_on_current(previous.depth),
+                                                K_work, T, rays))
+        flow = self._flow.flow(previous.gray, small, initial)
+        backward = self._flow.backward_error(previous.gray, small, flow)
+        sigma_px = opt.flow_sigma_px + np.nan_to_num(backward, nan=1e3)
+        reliable = backward <= opt.max_backward_px
+        tri = triangulate_flow(flow, K_work, T, rays)
+
+        # the belief before this frame's measurements: what the mask and the prior compare to
+        if opt.temporal:
+            self.filter.propagate(flow, T, rays, K_work)
+        else:
+            self.filter.reset()
+        known_rho = self.filter.rho if self.filter.rho is not None else np.full(
+            work_shape, np.nan, np.float32)
+        known_var = self.filter.var if self.filter.var is not None else np.full(
+            work_shape, np.inf, np.float32)
+        with np.errstate(divide='ignore', invalid='ignore'):
+            net_rho = 1.0 / depth_small
+        reference = np.where(np.isfinite(known_rho), known_rho, net_rho)
+        reference_sigma = np.where(np.isfinite(known_rho), np.sqrt(known_var),
+                                   opt.prior_sigma * net_rho)
+        gradient = _gradient(small)
+        measured = (reliable & np.isfinite(tri.inverse_depth)
+                    & (np.abs(tri.parallax_px) >= opt.min_parallax_px)
+                    & (tri.epipolar_px <= opt.max_epipolar_px)
+                    & (gradient >= opt.min_gradient))
+        var = np.square(tri.sigma(sigma_px))
+        outliers = None
+        if standing or not measured.any():
+            reason = 'standing' if standing else 'no parallax'
+            moving = np.zeros(work_shape, bool)
+        else:
+            moving = moving_mask(tri, sigma_px, reliable, reference, reference_sigma,
+                                 None, network_mask_small(network_mask, work_shape),
+                                 opt.mask)
+            outliers = self.filter.update(tri.inverse_depth, var, measured & ~moving)
+            if opt.mask.use_filter_outliers:
+                moving = moving_mask(tri, sigma_px, reliable, reference, reference_sigma,
+                                     outliers, network_mask_small(network_mask, work_shape),
+                                     opt.mask)
+        depth, sigma, observed, prior_sigma = self._fuse(depth_small, moving)
+        if observed == 0 and reason is None:
+            reason = 'no parallax'
+        self.counts[reason or 'measured'] += 1
+        self._previous = _Previous(small, depth)
+
+        scale_x, scale_y = full[1] / work_shape[1], full[0] / work_shape[0]
+        depth_full = _corrected(network_depth, depth, depth_small)
+        # the flow of static pixels: where this frame's flow was measured, its own depth (the
+        # observed flow moved onto its epipolar line), elsewhere the fused depth's
+        with np.errstate(divide='ignore', invalid='ignore'):
+            on_line = np.isfinite(tri.inverse_depth) & (tri.epipolar_px <= opt.flow_epipolar_px)
+            own = np.where(on_line & ~moving, 1.0 / tri.inverse_depth, depth)
+        flow_depth = _corrected(network_depth, own.astype(np.float32), depth_small)
+        sigma_full = _resize(sigma, full, cv2.INTER_LINEAR)
+        moving_full = _resize(moving.astype(np.uint8), full, cv2.INTER_NEAREST).astype(bool)
+        observed_flow = _resize(flow, full, cv2.INTER_LINEAR) * np.float32([scale_x, scale_y])
+        rigid = _rigid_flow(flow_depth, K, T, None)
+        flow_full = np.where(moving_full[..., None] | ~np.isfinite(rigid), observed_flow, rigid)
+        return GeometryOutput(depth_full.astype(np.float32), sigma_full, flow_full.astype(
+            np.float32), moving_full, observed, prior_sigma, reason)
+
+    # -- steps -------------------------------------------------------------------------------
+
+    def _fuse(self, network: np.ndarray, moving: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, float, float | None]:
+        """(depth, relative sigma, observed share, measured prior sigma) on the working grid:
+        the network's depth, scale-corrected from the filter, fused with it per pixel."""
+        opt = self.options
+        rho, var = self.filter.rho, self.filter.var
+        sigma = np.full(network.shape, opt.prior_sigma, np.float32)
+        if rho is None:
+            return network, sigma, 0.0, None
+        with np.errstate(divide='ignore', invalid='ignore'):
+            relative = np.sqrt(var) / rho
+            have = np.isfinite(rho) & (rho > 0) & np.isfinite(relative) & ~moving
+            have &= np.isfinite(network)
+            confident = have & (relative < 0.1)
+        observed = float(have.mean())
+        if confident.mean() < opt.min_measured:
+            return network, sigma, observed, None
+        log_ratio = np.log(network[confident] * rho[confident])
+        prior_sigma = float(np.clip(1.4826 * np.median(np.abs(log_ratio - np.median(
+            log_ratio))), opt.min_prior_sigma, opt.max_prior_sigma))
+        with np.errstate(divide='ignore', invalid='ignore'):
+            measured = np.where(have, 1.0 / rho, np.nan)
+            field, density, used = scale_field(network, measured, np.where(have, relative,
+                                                                              np.nan),
+                                               moving, opt.densify)
+        corrected = network * np.exp(field)
+        # the corrected prior's relative error shrinks where measurements support the field
+        support = density / (density + opt.densify.prior_weight)
+        prior_rel = prior_sigma * (1.0 - 0.5 * support)
+        # per-pixel fusion in log depth (relative errors add like log errors)
+        with np.errstate(divide='ignore', invalid='ignore'):
+            w_prior = 1.0 / np.square(prior_rel)
+            w_meas = np.where(have, 1.0 / np.square(relative), 0.0)
+            log_depth = (w_prior * np.log(corrected) + w_meas * np.log(np.where(
+                have, measured, 1.0))) / (w_prior + w_meas)
+            fused = np.exp(log_depth)
+            sigma = 1.0 / np.sqrt(w_prior + w_meas)
+        fused = np.where(np.isfinite(fused), fused, network).astype(np.float32)
+        return fused, sigma.astype(np.float32), observed, prior_sigma
+
+    def _working_grid(self, shape: tuple[int, int], K: np.ndarray
+                      ) -> tuple[tuple[int, int], np.ndarray, np.ndarray]:
+        height, width = shape
+        scale = min(1.0, self.options.max_width / width)
+        work = (max(int(round(height * scale)), 8), max(int(round(width * scale)), 8))
+        key = (shape, np.asarray(K, np.float64).tobytes())
+        if self._grid is None or self._grid[0] != key:
+            sx, sy = work[1] / width, work[0] / height
+            # pixel centres map as (u + 0.5) s - 0.5 (docs/conventions.md)
+            S = np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5], [0, 0, 1.0]])
+            K_work = S @ np.asarray(K, np.float64)
+            self._grid = (key, K_work, pixel_rays(work, K_work))
+        return work, self._grid[1], self._grid[2]
+
+
+def previous_depth_on_current(depth: np.ndarray) -> np.ndarray:
+    """The previous frame's depth read on the current grid, for the initial flow: the frames
+    are close, so the same pixel's depth is a fair guess (the rigid flow it gives is only DIS's
+    starting point)."""
+    return depth
+
+
+def network_mask_small(mask: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray | None:
+    if mask is None:
+        return None
+    return _resize(mask.astype(np.uint8), shape, cv2.INTER_NEAREST).astype(bool)
+
+
+def _resize(array: np.ndarray, shape: tuple[int, int], interpolation: int) -> np.ndarray:
+    if array.shape[:2] == tuple(shape):
+        return array
+    return cv2.resize(array, (shape[1], shape[0]), interpolation=interpolation)
+
+
+def _resize_depth(depth: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Depth resized as disparity (keeps edges), NaN kept as NaN."""
+    if depth.shape == tuple(shape):
+        return depth.astype(np.float32, copy=False)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        disparity = np.where(np.isfinite(depth) & (depth > 0), 1.0 / depth, 0).astype(np.float32)
+    small = cv2.resize(disparity, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+    with np.errstate(divide='ignore'):
+        return np.where(small > 0, 1.0 / small, np.nan).astype(np.float32)
+
+
+def _corrected(network_full: np.ndarray, depth: np.ndarray, network: np.ndarray) -> np.ndarray:
+    """The full-grid network depth times the working grid's correction depth / network,
+    upsampled (the correction is smooth where it was spread, and sharp edges stay the
+    network's)."""
+    with np.errstate(divide='ignore', invalid='ignore'):
+        correction = np.log(depth / network)
+    correction = np.where(np.isfinite(correction), correction, 0).astype(np.float32)
+    return network_full * np.exp(_resize(correction, network_full.shape, cv2.INTER_LINEAR))
+
+
+def _gradient(gray: np.ndarray) -> np.ndarray:
+    gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3)
+    return np.hypot(gx, gy) / 8.0
+
+
+def _rigid_flow(depth: np.ndarray, K: np.ndarray, prev_from_cur: np.ndarray,
+                rays: np.ndarray | None) -> np.ndarray:
+    """(H, W, 2) float32 flow of a static scene at `depth` (current grid, model units) for the
+    camera motion T_prev_cur; NaN where the depth is unknown or the point is behind the
+    previous camera. With no finite depth anywhere, zeros (DIS then starts from nothing)."""
+    if rays is None:
+        rays = pixel_rays(depth.shape, K)
+    T = np.asarray(prev_from_cur, np.float64)
+    R, t = T[:3, :3].astype(np.float32), T[:3, 3].astype(np.float32)
+    X = np.einsum('ij,jhw->ihw', R, rays * depth[None]) + t[:, None, None]
+    fx, fy, cx, cy = (np.float32(K[0, 0]), np.float32(K[1, 1]), np.float32(K[0, 2]),
+                      np.float32(K[1, 2]))
+    with np.errstate(divide='ignore', invalid='ignore'):
+        u_prev = fx * X[0] / X[2] + cx
+        v_prev = fy * X[1] / X[2] + cy
+    u = rays[0] * fx + cx
+    v = rays[1] * fy + cy
+    flow = np.stack([u - u_prev, v - v_prev], axis=-1).astype(np.float32)
+    flow[~(X[2] > 0)] = np.nan
+    return flow
