@@ -36,7 +36,15 @@ def test_on_the_cpu_the_fastest_installed(packages: tuple[str, ...], expected: s
 def test_the_reason_names_what_is_missing() -> None:
     _, why = choose_backend('cpu', is_installed=only('onnxruntime', 'onnx'))
     assert why == ('auto: onnxruntime, the fastest installed on the CPU '
-                   '(openvino: openvino not installed)')
+                   '(openvino: openvino not installed); for OpenVINO (2x torch through the '
+                   'node) install the optional backends: pip install -r '
+                   'requirements-backends.txt (in the rmdepth_ros source)')
+    _, why = choose_backend('cpu', is_installed=only())
+    assert why.startswith('auto: torch, the fastest installed on the CPU (openvino: openvino '
+                          'and onnx not installed; onnxruntime: onnxruntime and onnx not '
+                          'installed); for OpenVINO') and 'requirements-backends.txt' in why
+    _, why = choose_backend('cpu', is_installed=ALL)
+    assert why == 'auto: openvino, the fastest installed on the CPU'
 
 
 @pytest.mark.parametrize('device, cuda', [('cuda', True), ('cuda:1', True), ('auto', True)])
