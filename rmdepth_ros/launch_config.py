@@ -211,11 +211,12 @@ def parameter_overrides(values: Mapping[str, str]) -> dict[str, Any]:
                 overrides[name] = text
         except ValueError:
             raise ValueError(f"launch argument {name}:='{text}' is not "
-                             f'{"true or false" if kind is bool else "a number"}') from None
+                             f'{"true or false" if kind is bool else "a number"}; nothing was '
+                             'started') from None
     try:
         NodeConfig.from_values(overrides)
     except ValueError as error:
-        raise ValueError(f'launch argument: {error}') from None
+        raise ValueError(f'launch argument: {error}; nothing was started') from None
     return overrides
 
 
