@@ -34,9 +34,11 @@ BACKEND_CHOICES = ('auto', *BACKENDS)
 #: FPS, ONNX Runtime 11.6, torch 7.2-7.9).
 CPU_PREFERENCE = ('openvino', 'onnxruntime', 'torch')
 
-#: What the start-up line says when the fastest CPU backend is not installed.
-FASTEST_HINT = ('OpenVINO (2x torch through the node) install the optional backends: pip '
-                'install -r requirements-backends.txt (in the rmdepth_ros source)')
+#: What the start-up line says when the fastest CPU backend is not installed: the two packages
+#: it needs, pinned as in requirements-backends.txt (both have wheels for Python 3.10-3.12; the
+#: pinned onnxruntime has none for 3.10, ROS 2 Humble's Python).
+FASTEST_HINT = ('OpenVINO (2x torch through the node): pip install onnx==1.23.2 '
+                'openvino==2026.4.1')
 
 __all__ = ['BACKENDS', 'BACKEND_CHOICES', 'BackendError', 'choose_backend', 'create_runner',
            'resolve_auto_device']
