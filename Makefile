@@ -9,14 +9,14 @@ STAMP := $(VENV)/.installed
 # Every ROS 2 process started from here stays on this machine: DDS runs on loopback and
 # shared memory only (config/fastdds_localhost.xml), with no multicast on any interface.
 # The venv's Fast DDS 3 (Kilted) reads FASTDDS_DEFAULT_PROFILES_FILE and warns in every process
-# when the old FASTRTPS_DEFAULT_PROFILES_FILE is set, so that one is unset (README, "DDS").
+# when the old FASTRTPS_DEFAULT_PROFILES_FILE is set, so that one is unset (docs/dds.md).
 export FASTDDS_DEFAULT_PROFILES_FILE := $(CURDIR)/config/fastdds_localhost.xml
 unexport FASTRTPS_DEFAULT_PROFILES_FILE
 export RMW_IMPLEMENTATION := rmw_fastrtps_cpp
 export AMENT_PREFIX_PATH := $(CURDIR)/$(VENV)
 unexport ROS_AUTOMATIC_DISCOVERY_RANGE
 # PyTorch's OpenMP threads sleep instead of spinning while they wait: on a shared 2-core machine
-# spinning made a 192x64 frame take 4.4 s instead of 0.16 s (README, "CPU backends").
+# spinning made a 192x64 frame take 4.4 s instead of 0.16 s (docs/backends.md).
 export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: demo test lint bench scorecard venv clean

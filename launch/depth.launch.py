@@ -1,11 +1,14 @@
 """Start rmdepth_node (and optionally rviz2).
 
     ros2 launch rmdepth_ros depth.launch.py image:=/camera/image_raw \\
-        camera_info:=/camera/camera_info [weights:=FILE] [device:=cuda] [namespace:=robot] \\
-        [params_file:=my.yaml] [use_sim_time:=true] [rviz:=true]
+        camera_info:=/camera/camera_info [weights:=FILE] [device:=cuda] [backend:=openvino] \\
+        [adapt:=true] [namespace:=robot] [params_file:=my.yaml] [use_sim_time:=true] [rviz:=true]
 
-Parameters come from config/rmdepth.yaml (or params_file); only the arguments given here
-override it. Every argument (rviz2's presence included) is checked before anything starts. If
+`--show-args` lists every argument with its default. Parameters come from config/rmdepth.yaml
+(or params_file); only the node-parameter arguments given here (`--show-args` describes them
+as 'node parameter: ...') override it.
+Every argument (rviz2's presence included) is checked before anything starts, and a
+`name:=value` this file does not declare stops the launch with one line and status 1. If
 the node exits, the launch ends: with status 1 and the reason when the node failed (e.g. a
 missing weights file), normally when it exited cleanly. The logic lives in
 rmdepth_ros.launch_config (plain functions, tested without launch); this file uses only the
@@ -13,6 +16,8 @@ launch / launch_ros API stable since Humble.
 """
 
 # (ruff takes `launch` for this repository's launch/ folder; it is the ROS 2 package)
+import sys
+
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction, RegisterEventHandler, Shutdown
 from launch.event_handlers import OnProcessExit, OnShutdown
@@ -21,6 +26,7 @@ from launch_ros.actions import Node
 
 from rmdepth_ros.launch_config import (
     LAUNCH_ARGUMENTS,
+    command_line_arguments,
     node_exit_reason,
     node_settings,
     remove_rviz_config,
@@ -35,8 +41,11 @@ def _on_node_exit(event, context):
 
 
 def _launch_setup(context, *args, **kwargs):
-    settings = node_settings({name: LaunchConfiguration(name).perform(context)
-                              for name in LAUNCH_ARGUMENTS})
+    given = {name: LaunchConfiguration(name).perform(context) for name in LAUNCH_ARGUMENTS}
+    # launch sets undeclared `name:=value` arguments silently; node_settings rejects them
+    for name in command_line_arguments(sys.argv, __file__) or ():
+        given.setdefault(name, '')
+    settings = node_settings(given)
     node = Node(
         package=settings['package'],
         executable=settings['executable'],

@@ -60,7 +60,7 @@ def resolve_precision(precision: str, device: torch.device, backend: str = 'torc
                       defaults: str | os.PathLike = CUDA_DEFAULTS_FILE) -> str:
     """`precision` with 'auto' made concrete: fp32 on the CPU and for the ONNX backends (they
     run float32); with backend 'torch' on CUDA, the precision of the `defaults` file (the
-    fastest within tolerance of CPU fp32 where a GPU was measured; README "GPU")."""
+    fastest within tolerance of CPU fp32 where a GPU was measured; docs/gpu.md)."""
     if precision not in PRECISION_CHOICES:
         raise ValueError(f"precision must be one of {', '.join(PRECISION_CHOICES)}, "
                          f"got '{precision}'")

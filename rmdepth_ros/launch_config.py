@@ -3,9 +3,12 @@
 `node_settings(args)` turns the launch arguments (strings, as `LaunchConfiguration`s give them)
 into what the launch file hands to `launch_ros.actions.Node`: executable, name, namespace,
 parameters (the YAML file plus only the overrides given on the command line, so defaults live in
-one place), remappings, and whether rviz2 runs with which configuration. Every argument is checked
-before anything starts, rviz2's presence included: a mistake stops the launch with one line and
-a non-zero status, with nothing left running.
+one place), remappings, and whether rviz2 runs with which configuration. The node parameters that
+are launch arguments take their descriptions, types and checks from the node's own table
+(`rmdepth_ros.ros.node_config`). Every argument is checked before anything starts, rviz2's
+presence included, and so is every `name:=value` on the `ros2 launch` command line
+(`command_line_arguments`): a mistake stops the launch with one line and a non-zero status, with
+nothing left running.
 
 `write_rviz_config` rewrites the shipped rviz2 configuration's topics for a namespace and an
 input topic (into a temporary folder that `remove_rviz_config` deletes at shutdown), and
@@ -15,7 +18,8 @@ status) ends it with an error and a non-zero status, a clean exit ends it normal
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+import difflib
 from pathlib import Path
 import shutil
 import tempfile
@@ -23,22 +27,58 @@ from typing import Any
 
 import yaml
 
+from rmdepth_ros.ros.node_config import SPECS, NodeConfig
+
 PACKAGE = 'rmdepth_ros'
 EXECUTABLE = 'rmdepth_node'
 NODE_NAME = 'rmdepth_node'
 
+#: Node parameters that are also launch arguments (`ros2 launch ... backend:=torch`); empty (the
+#: launch default) leaves the params_file's value. A name the node does not declare is left out
+#: (`node_parameter_arguments`), so a parameter added to node_config's table appears here by
+#: itself when its name is listed.
+NODE_PARAMETER_ARGUMENTS = ('weights', 'device', 'backend', 'precision', 'resize',
+                            'motion_source', 'depth_source', 'adapt', 'scale_mode',
+                            'image_transport')
+
+#: Names `ros2 launch` itself may add to the arguments (--launch-prefix, --launch-prefix-filter).
+LAUNCH_OPTIONS = ('launch-prefix', 'launch-prefix-filter')
+
+
+def _shown(value: Any) -> str:
+    """A default as a user types it on the command line."""
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    return f"'{value}'" if value == '' else str(value)
+
+
+def node_parameter_arguments(specs: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """name -> ('', description) for each of NODE_PARAMETER_ARGUMENTS the node declares.
+
+    specs: node_config.SPECS (name -> ParamSpec); the description is the parameter's own, with
+    its default, so that `--show-args` and `ros2 param describe` say the same.
+    """
+    return {name: ('', f'node parameter: {specs[name].description}. Not given: the '
+                       f"params_file's value (config/rmdepth.yaml: {_shown(specs[name].default)})")
+            for name in NODE_PARAMETER_ARGUMENTS if name in specs}
+
+
+def launch_arguments(specs: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """name -> (default, description) of every launch argument, in `--show-args` order."""
+    return {
+        'image': ('/camera/image_raw', 'input image topic (sensor_msgs/Image; with '
+                  "image_transport: compressed, '<image>/compressed' is used)"),
+        'camera_info': ('/camera/camera_info', 'input camera_info topic'),
+        **node_parameter_arguments(specs),
+        'namespace': ('', 'namespace of the node and its output topics'),
+        'params_file': ('', 'parameters YAML; empty: config/rmdepth.yaml of the package'),
+        'use_sim_time': ('false', 'use /clock (bag replay with --clock)'),
+        'rviz': ('false', 'also start rviz2 with config/rmdepth.rviz'),
+    }
+
+
 #: name -> (default, description) of every launch argument.
-LAUNCH_ARGUMENTS: dict[str, tuple[str, str]] = {
-    'image': ('/camera/image_raw', 'input image topic (sensor_msgs/Image; with '
-              "image_transport: compressed, '<image>/compressed' is used)"),
-    'camera_info': ('/camera/camera_info', 'input camera_info topic'),
-    'weights': ('', "weights file; empty: the params_file's value (default: shipped weights)"),
-    'device': ('', "auto | cpu | cuda | cuda:N; empty: the params_file's value"),
-    'namespace': ('', 'namespace of the node and its output topics'),
-    'params_file': ('', 'parameters YAML; empty: config/rmdepth.yaml of the package'),
-    'use_sim_time': ('false', 'use /clock (bag replay with --clock)'),
-    'rviz': ('false', 'also start rviz2 with config/rmdepth.rviz'),
-}
+LAUNCH_ARGUMENTS: dict[str, tuple[str, str]] = launch_arguments(SPECS)
 
 #: rviz2 display name -> output topic (relative to the node's namespace); 'Input image' is
 #: the `image` argument.
@@ -101,12 +141,17 @@ def node_settings(args: Mapping[str, str]) -> dict[str, Any]:
     then a dict of overrides), remappings (list of (from, to)), and rviz: {enabled, config
     (shipped .rviz path), topics (display name -> absolute topic)}.
 
+    The node-parameter arguments (NODE_PARAMETER_ARGUMENTS) given non-empty are typed and
+    validated here (`parameter_overrides`); `args` may hold names from the command line that
+    the launch file does not declare, which are an error.
+
     Raises:
-        ValueError: unknown argument, bad boolean, missing params_file, empty image topic.
+        ValueError: unknown argument, bad boolean, a parameter value the node would reject,
+            missing params_file, empty image topic (one line each).
     """
-    unknown = sorted(set(args) - set(LAUNCH_ARGUMENTS))
+    unknown = sorted(set(args) - set(LAUNCH_ARGUMENTS) - set(LAUNCH_OPTIONS))
     if unknown:
-        raise ValueError(f"unknown launch argument(s): {', '.join(unknown)}")
+        raise ValueError(unknown_arguments_line(unknown))
     values = {name: str(args.get(name, default)).strip()
               for name, (default, _) in LAUNCH_ARGUMENTS.items()}
     namespace = values['namespace'].strip('/')
@@ -120,9 +165,7 @@ def node_settings(args: Mapping[str, str]) -> dict[str, Any]:
 
     overrides: dict[str, Any] = {'use_sim_time': parse_bool('use_sim_time',
                                                              values['use_sim_time'])}
-    for name in ('weights', 'device'):
-        if values[name]:
-            overrides[name] = values[name]
+    overrides.update(parameter_overrides(values))
     image = values['image']
     remappings = [('image', image), ('image/compressed', f'{image}/compressed'),
                   ('camera_info', values['camera_info'])]
@@ -144,6 +187,71 @@ def node_settings(args: Mapping[str, str]) -> dict[str, Any]:
                  'config': str(share_file('config/rmdepth.rviz')),
                  'topics': topics},
     }
+
+
+def parameter_overrides(values: Mapping[str, str]) -> dict[str, Any]:
+    """The node parameters given as launch arguments (non-empty ones), typed like the parameter
+    (adapt:=true -> True) and validated as the node validates them.
+
+    Raises:
+        ValueError: a value the node would reject (one line naming the launch argument).
+    """
+    overrides: dict[str, Any] = {}
+    for name in node_parameter_arguments(SPECS):
+        text = str(values.get(name, '')).strip()
+        if not text:
+            continue
+        kind = type(SPECS[name].default)
+        try:
+            if kind is bool:
+                overrides[name] = parse_bool(name, text)
+            elif kind in (int, float):
+                overrides[name] = kind(text)
+            else:
+                overrides[name] = text
+        except ValueError:
+            raise ValueError(f"launch argument {name}:='{text}' is not "
+                             f'{"true or false" if kind is bool else "a number"}; nothing was '
+                             'started') from None
+    try:
+        NodeConfig.from_values(overrides)
+    except ValueError as error:
+        raise ValueError(f'launch argument: {error}; nothing was started') from None
+    return overrides
+
+
+def unknown_arguments_line(unknown: Sequence[str]) -> str:
+    """One line for launch arguments this launch file does not declare."""
+    hints = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, list(LAUNCH_ARGUMENTS), n=1, cutoff=0.6)
+        if close:
+            hints.append(f"'{name}': did you mean '{close[0]}'?")
+        elif name in SPECS:
+            hints.append(f"'{name}' is a node parameter without a launch argument: set it in "
+                         'a params_file')
+    return (f"unknown launch argument(s): {', '.join(unknown)}"
+            f"{' (' + '; '.join(hints) + ')' if hints else ''}; nothing was started "
+            f'(ros2 launch {PACKAGE} depth.launch.py --show-args lists the arguments)')
+
+
+def command_line_arguments(argv: Sequence[str], launch_file: str | Path) -> list[str] | None:
+    """The names of the `name:=value` arguments that `ros2 launch` was given for `launch_file`.
+
+    argv: the `ros2 launch` process's command line (sys.argv). Returns None when the command
+    line names another launch file (this one was included by it: then the arguments are that
+    file's, and launch passes every configuration on, so none can be called unknown here).
+    """
+    launch_file = Path(launch_file)
+    for index, token in enumerate(argv):
+        if ':=' in token or not token.endswith(launch_file.name):
+            continue
+        by_package = token == launch_file.name and index > 0 and argv[index - 1] == PACKAGE
+        by_path = Path(token).name == launch_file.name and Path(token).exists() and (
+            Path(token).resolve() == launch_file.resolve())
+        if by_package or by_path:
+            return [arg.split(':=', 1)[0] for arg in argv[index + 1:] if ':=' in arg]
+    return None
 
 
 def rviz_config_text(settings: Mapping[str, Any]) -> str:

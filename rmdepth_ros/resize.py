@@ -33,7 +33,7 @@ import numpy as np
 
 RESIZE_MODES = ('crop', 'pad', 'stretch', 'native')
 # The estimator's, node's and rmdepth-eval's default: depth on every pixel of any camera
-# (README "Resize" has the measurements that chose it).
+# (docs/resize.md has the measurements that chose it).
 DEFAULT_RESIZE = 'native'
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rmdepth_ros import inference
-from rmdepth_ros.backends import BackendError, choose_backend, installed
+from rmdepth_ros.backends import FASTEST_HINT, BackendError, choose_backend, installed
 from rmdepth_ros.inference import Estimator
 
 
@@ -19,6 +19,7 @@ def only(*packages: str):
 
 
 ALL = only('openvino', 'onnxruntime', 'onnx')
+REQUIREMENTS = Path(__file__).resolve().parent.parent / 'requirements-backends.txt'
 
 
 @pytest.mark.parametrize('packages, expected', [
@@ -36,7 +37,21 @@ def test_on_the_cpu_the_fastest_installed(packages: tuple[str, ...], expected: s
 def test_the_reason_names_what_is_missing() -> None:
     _, why = choose_backend('cpu', is_installed=only('onnxruntime', 'onnx'))
     assert why == ('auto: onnxruntime, the fastest installed on the CPU '
-                   '(openvino: openvino not installed)')
+                   '(openvino: openvino not installed); for OpenVINO (2x torch through the '
+                   'node): pip install onnx==1.23.2 openvino==2026.4.1')
+    _, why = choose_backend('cpu', is_installed=only())
+    assert why.startswith('auto: torch, the fastest installed on the CPU (openvino: openvino '
+                          'and onnx not installed; onnxruntime: onnxruntime and onnx not '
+                          'installed); for OpenVINO') and why.endswith(FASTEST_HINT)
+    _, why = choose_backend('cpu', is_installed=ALL)
+    assert why == 'auto: openvino, the fastest installed on the CPU'
+
+
+def test_the_install_hint_pins_what_requirements_backends_pins() -> None:
+    pinned = {line.split('==')[0]: line.strip() for line in REQUIREMENTS.read_text().splitlines()
+              if '==' in line and not line.startswith('#')}
+    named = [word for word in FASTEST_HINT.split() if '==' in word]
+    assert named == [pinned['onnx'], pinned['openvino']]
 
 
 @pytest.mark.parametrize('device, cuda', [('cuda', True), ('cuda:1', True), ('auto', True)])

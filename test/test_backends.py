@@ -1,8 +1,8 @@
 """ONNX Runtime and OpenVINO backends: same outputs as PyTorch, ONNX cache, missing packages.
 
 Each backend's tests run where its optional package is installed (`make venv` installs both)
-and skip, saying which package is missing, elsewhere. The stated tolerance (README "CPU
-backends"): network outputs within 1e-5 of PyTorch's (object motion: 1e-5 x (1 + its largest
+and skip, saying which package is missing, elsewhere. The stated tolerance (docs/backends.md):
+network outputs within 1e-5 of PyTorch's (object motion: 1e-5 x (1 + its largest
 magnitude)); through the Estimator, depth within 1e-4 relative, flow within 1e-3 px.
 """
 

@@ -163,7 +163,7 @@ def test_estimator_hybrid_source(tiny_weights, frames) -> None:
         Estimator(tiny_weights, device='cpu', motion_source='imu')
     network = Estimator(tiny_weights, device='cpu', resize='stretch', motion_source='network')
     hybrid = Estimator(tiny_weights, device='cpu', resize='stretch')
-    # the default: hybrid measured better on KITTI 00 (README "Hybrid camera motion")
+    # the default: hybrid measured better on KITTI 00 (docs/camera_motion.md)
     assert network.motion_counts == {} and hybrid.motion_source == 'hybrid'
     for i, frame in enumerate(frames):
         # frame 1 is depth only: it must still become the tracks' previous frame

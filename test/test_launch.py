@@ -22,14 +22,18 @@ import yaml
 
 from rmdepth_ros.launch_config import (
     LAUNCH_ARGUMENTS,
+    NODE_PARAMETER_ARGUMENTS,
     NodeFailed,
+    command_line_arguments,
     find_rviz2,
+    launch_arguments,
     node_exit_reason,
     node_settings,
     remove_rviz_config,
     rviz_config_text,
     write_rviz_config,
 )
+from rmdepth_ros.ros.node_config import SPECS, ParamSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 YAML = ROOT / 'config' / 'rmdepth.yaml'
@@ -84,11 +88,14 @@ def test_launch_with_every_argument(tmp_path: Path, with_rviz2: Path) -> None:
     settings = node_settings({
         'image': 'front/image', 'camera_info': '/front/info', 'weights': '/w.safetensors',
         'device': 'cuda:0', 'namespace': '/robot/', 'params_file': str(params),
-        'use_sim_time': 'True', 'rviz': '1'})
+        'use_sim_time': 'True', 'rviz': '1', 'backend': 'torch', 'precision': 'fp16',
+        'resize': 'crop', 'motion_source': 'network', 'adapt': 'TRUE', 'scale_mode': 'fixed',
+        'image_transport': 'compressed'})
     assert settings['namespace'] == 'robot'
-    assert settings['parameters'] == [str(params), {'use_sim_time': True,
-                                                    'weights': '/w.safetensors',
-                                                    'device': 'cuda:0'}]
+    assert settings['parameters'] == [str(params), {
+        'use_sim_time': True, 'weights': '/w.safetensors', 'device': 'cuda:0',
+        'backend': 'torch', 'precision': 'fp16', 'resize': 'crop', 'motion_source': 'network',
+        'adapt': True, 'scale_mode': 'fixed', 'image_transport': 'compressed'}]
     assert ('image/compressed', 'front/image/compressed') in settings['remappings']
     assert settings['rviz']['enabled']
     topics = settings['rviz']['topics']
@@ -106,10 +113,48 @@ def test_launch_with_every_argument(tmp_path: Path, with_rviz2: Path) -> None:
     ({'params_file': '/no/such/file.yaml'}, 'params_file not found'),
     ({'image': ''}, 'image'),
     ({'camera': '/x'}, 'unknown launch argument'),
+    ({'camra_info': '/x'}, "did you mean 'camera_info'"),
+    ({'points_stride': '3'}, 'node parameter without a launch argument'),
+    ({'backend': 'tensorrt'}, "parameter 'backend': 'tensorrt' is not one of"),
+    ({'adapt': 'perhaps'}, r"adapt:='perhaps' is not true or false"),
+    ({'device': 'gpu'}, "parameter 'device'"),
+    ({'adapt': 'true', 'backend': 'openvino'}, 'runs on backend torch only'),
 ])
 def test_launch_argument_errors(args: dict, expected: str) -> None:
-    with pytest.raises(ValueError, match=expected):
+    with pytest.raises(ValueError, match=expected) as error:
         node_settings(args)
+    assert '\n' not in str(error.value)
+
+
+def test_node_parameter_arguments_follow_the_node_table() -> None:
+    """Each is a declared node parameter, described as the node describes it, default empty
+    (the params_file's value); depth_source appears once the node declares it."""
+    node_arguments = [n for n in LAUNCH_ARGUMENTS if n in NODE_PARAMETER_ARGUMENTS]
+    assert {'weights', 'device', 'backend', 'resize', 'motion_source', 'adapt'} <= set(
+        node_arguments)
+    assert set(node_arguments) == set(NODE_PARAMETER_ARGUMENTS) & set(SPECS)
+    for name in node_arguments:
+        default, description = LAUNCH_ARGUMENTS[name]
+        assert default == '' and SPECS[name].description in description
+    depth_source = ParamSpec('depth_source', 'fused', 'depth: fused or network',
+                             choices=('fused', 'network'))
+    with_it = launch_arguments({**SPECS, 'depth_source': depth_source})
+    assert with_it['depth_source'] == ('', "node parameter: depth: fused or network. Not given: "
+                                           "the params_file's value (config/rmdepth.yaml: fused)")
+
+
+@pytest.mark.parametrize('argv, expected', [
+    (['ros2', 'launch', 'rmdepth_ros', 'depth.launch.py', 'adapt:=true', '-d', 'x:=1'],
+     ['adapt', 'x']),
+    (['ros2', 'launch', str(LAUNCH), 'image:=/a', '--show-args'], ['image']),
+    (['ros2', 'launch', 'rmdepth_ros', 'depth.launch.py'], []),
+    # another launch file including this one: its arguments are its own business
+    (['ros2', 'launch', 'my_robot', 'depth.launch.py', 'robot:=r2'], None),
+    (['ros2', 'launch', 'my_robot', 'bringup.launch.py', 'robot:=r2'], None),
+    (['pytest', '-q'], None),
+])
+def test_command_line_arguments(argv: list, expected: list | None) -> None:
+    assert command_line_arguments(argv, LAUNCH) == expected
 
 
 STABLE_LAUNCH_API = {
@@ -120,8 +165,9 @@ STABLE_LAUNCH_API = {
     'launch.event_handlers': {'OnProcessExit', 'OnShutdown'},
     'launch.substitutions': {'LaunchConfiguration'},
     'launch_ros.actions': {'Node', 'PushRosNamespace'},
-    'rmdepth_ros.launch_config': {'LAUNCH_ARGUMENTS', 'node_settings', 'write_rviz_config',
-                                  'remove_rviz_config', 'node_exit_reason'},
+    'rmdepth_ros.launch_config': {'LAUNCH_ARGUMENTS', 'command_line_arguments', 'node_settings',
+                                  'write_rviz_config', 'remove_rviz_config',
+                                  'node_exit_reason'},
 }
 
 
@@ -215,6 +261,21 @@ def test_node_failure_ends_the_launch_with_an_error(monkeypatch: pytest.MonkeyPa
     assert on_exit(types.SimpleNamespace(returncode=-2), stopping) == []
 
 
+def test_undeclared_command_line_arguments_stop_the_launch(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """launch itself sets `backnd:=torch` as a configuration nobody reads; the file refuses."""
+    monkeypatch.setattr(sys, 'argv', ['ros2', 'launch', 'rmdepth_ros', 'depth.launch.py',
+                                      'adapt:=true', 'backnd:=torch'])
+    with pytest.raises(ValueError, match=r"unknown launch argument\(s\): backnd \('backnd': "
+                                         "did you mean 'backend'"):
+        launch_entities(monkeypatch, adapt='true', backnd='torch')
+    monkeypatch.setattr(sys, 'argv', ['ros2', 'launch', 'rmdepth_ros', 'depth.launch.py',
+                                      'adapt:=true', 'backend:=torch'])
+    (node,) = of_kind(launch_entities(monkeypatch, adapt='true', backend='torch'), 'Node')
+    assert node.kwargs['parameters'][1] == {'use_sim_time': False, 'backend': 'torch',
+                                            'adapt': True}
+
+
 def test_rviz_without_rviz2_starts_nothing(monkeypatch: pytest.MonkeyPatch,
                                           without_rviz2: Path) -> None:
     assert find_rviz2() is None
@@ -276,3 +337,57 @@ def test_rviz_config_shows_every_output_with_matching_qos() -> None:
     assert displays['Points']['Color Transformer'] == 'RGB8'
     # rewriting keeps it a valid configuration
     assert yaml.safe_load(rviz_config_text(node_settings({'namespace': 'ns'})))
+
+
+# -- the node as the launch starts it ----------------------------------------------------------
+
+#: A value other than the default for each node-parameter launch argument (strings, as typed).
+GIVEN = {'device': 'cpu', 'backend': 'torch', 'precision': 'fp32', 'resize': 'crop',
+         'motion_source': 'network', 'depth_source': 'network', 'adapt': 'true',
+         'scale_mode': 'fixed', 'image_transport': 'compressed'}
+
+
+@pytest.mark.ros
+@pytest.mark.slow
+def test_every_node_parameter_argument_reaches_the_node(tiny_weights: Path,
+                                                        tmp_path: Path) -> None:
+    """Start rmdepth_node as launch_ros does for `ros2 launch ... name:=value` with every
+    node-parameter argument (the params file, then the overrides as a second params file under
+    '/**') and read each parameter back through its parameter service."""
+    from rcl_interfaces.srv import GetParameters
+    import rclpy
+    import rclpy.executors
+    from rclpy.parameter import parameter_value_to_python
+    from test_node_startup import NodeProcess, call  # (a real rmdepth_node process)
+
+    args = {name: GIVEN[name] for name in LAUNCH_ARGUMENTS if name in GIVEN}
+    args['weights'] = str(tiny_weights)
+    assert set(args) == set(NODE_PARAMETER_ARGUMENTS) & set(SPECS)
+    params_file, overrides = node_settings(args)['parameters']
+    overrides_file = tmp_path / 'launch_params.yaml'
+    overrides_file.write_text(yaml.dump({'/**': {'ros__parameters': overrides}}))
+    running = NodeProcess(['--ros-args', '-r', '__ns:=/startup_probe', '--params-file',
+                           params_file, '--params-file', str(overrides_file)])
+    try:
+        running.wait_line('listening on')
+        context = rclpy.Context()
+        rclpy.init(context=context)
+        try:
+            client_node = rclpy.create_node('launch_param_client', context=context)
+            executor = rclpy.executors.SingleThreadedExecutor(context=context)
+            executor.add_node(client_node)
+            names = sorted(set(args))
+            values = call(executor, client_node, GetParameters, 'get_parameters',
+                          GetParameters.Request(names=names)).values
+            read = {n: parameter_value_to_python(v) for n, v in zip(names, values, strict=True)}
+            executor.shutdown()
+            client_node.destroy_node()
+        finally:
+            rclpy.shutdown(context=context)
+    finally:
+        running.process.send_signal(2)
+        code, output = running.finish()
+    expected = {name: overrides[name] for name in args}
+    assert read == expected, output
+    assert expected['adapt'] is True and expected['backend'] == 'torch'
+    assert code == 0, output

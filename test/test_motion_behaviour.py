@@ -2,7 +2,7 @@
 
 The yaw-only pair (the camera turns +-4 deg on the spot in a static world) must give the right
 sign and a magnitude within 30 %. The identical-frame and reversed-pair checks are still outside
-the suite: the shipped weights miss them narrowly (README, "The shipped weights");
+the suite: the shipped weights miss them narrowly (docs/weights.md);
 `python test/motion_behaviour_checks.py` prints all three.
 """
 

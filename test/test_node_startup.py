@@ -213,7 +213,8 @@ def test_help_prints_usage_and_exits() -> None:
         assert run.returncode == 0, run.stdout + run.stderr
         assert run.stdout.startswith('usage: rmdepth_node'), run.stdout
         for expected in ('camera_info', 'sensor_msgs/PointCloud2', 'nav_msgs/Odometry',
-                         'rmdepth.yaml', 'ros2 param describe'):
+                         '/tf_static', '~/reset', '~/save_weights', 'rmdepth.yaml',
+                         'ros2 param describe'):
             assert expected in run.stdout, run.stdout
         assert 'listening on' not in run.stdout + run.stderr
 

@@ -1,7 +1,9 @@
 """Weights files: round trip, metadata, and one readable line for every failure."""
 
 import json
+import os
 from pathlib import Path
+import stat
 
 import pytest
 from safetensors.torch import save_file
@@ -35,6 +37,18 @@ def test_round_trip_restores_every_tensor_and_the_metadata(tmp_path: Path) -> No
     for name, tensor in loaded.state_dict().items():
         assert torch.equal(tensor, expected[name]), name
     assert not loaded.training
+
+
+@pytest.mark.parametrize('umask, mode', [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_weights_files_follow_the_umask(tmp_path: Path, umask: int, mode: int) -> None:
+    path = tmp_path / 'w.safetensors'
+    previous = os.umask(umask)
+    try:
+        save_weights(path, RMDepth(TINY), TINY, (64, 32))
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(path.stat().st_mode) == mode
+    assert load_weights(path)[1]['input_size'] == (64, 32)
 
 
 def test_float16_storage_loads_into_float32_parameters(tmp_path: Path) -> None:

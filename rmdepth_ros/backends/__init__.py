@@ -30,9 +30,15 @@ BACKENDS = ('torch', 'onnxruntime', 'openvino')
 BACKEND_CHOICES = ('auto', *BACKENDS)
 
 #: backend 'auto' on the CPU: the first one installed. The order is the measured speed through
-#: the node on a 2-core CPU with the shipped weights (README "CPU backends": OpenVINO 12.5-13.7
+#: the node on a 2-core CPU with the shipped weights (docs/backends.md: OpenVINO 12.5-13.7
 #: FPS, ONNX Runtime 11.6, torch 7.2-7.9).
 CPU_PREFERENCE = ('openvino', 'onnxruntime', 'torch')
+
+#: What the start-up line says when the fastest CPU backend is not installed: the two packages
+#: it needs, pinned as in requirements-backends.txt (both have wheels for Python 3.10-3.12; the
+#: pinned onnxruntime has none for 3.10, ROS 2 Humble's Python).
+FASTEST_HINT = ('OpenVINO (2x torch through the node): pip install onnx==1.23.2 '
+                'openvino==2026.4.1')
 
 __all__ = ['BACKENDS', 'BACKEND_CHOICES', 'BackendError', 'choose_backend', 'create_runner',
            'resolve_auto_device']
@@ -71,6 +77,8 @@ def choose_backend(device: str, precision: str = 'fp32',
     else:
         backend = CPU_PREFERENCE[-1]  # torch, always there
     why = f" ({'; '.join(skipped)})" if skipped else ''
+    if skipped:
+        why += f'; for {FASTEST_HINT}'
     return backend, f'auto: {backend}, the fastest installed on the CPU{why}'
 
 

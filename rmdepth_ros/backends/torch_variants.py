@@ -6,7 +6,7 @@ networks, fixed shapes) and 'cuda_graph' (each network captured once in a CUDA g
 Estimator's input size and replayed: one launch instead of hundreds; CUDA only). Every variant
 is a runner with the interface of rmdepth_ros.backends.runners, so it can stand in for the
 Estimator's own. bench/bench_gpu.py measures them and compares their outputs with CPU fp32;
-none is the Estimator's default until such a measurement says it pays (README "GPU").
+none is the Estimator's default until such a measurement says it pays (docs/gpu.md).
 """
 
 from __future__ import annotations

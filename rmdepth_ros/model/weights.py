@@ -62,7 +62,7 @@ def save_weights(path: str | os.PathLike, model: torch.nn.Module, config: RMDept
 
     input_size: (width, height) in pixels. dtype: storage type of floating-point tensors.
     """
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     tensors = {}
     for name, tensor in model.state_dict().items():
@@ -90,7 +90,10 @@ def save_weights(path: str | os.PathLike, model: torch.nn.Module, config: RMDept
     }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(path), metadata=metadata)
+    # written with open() so that the file's mode follows the umask like any other file's
+    # (safetensors' save_file creates its files 0600)
+    with open(path, 'wb') as file:
+        file.write(save(tensors, metadata=metadata))
     return digest
 
 

@@ -92,9 +92,10 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               read_only=False),
     ParamSpec('points_rgb', True, "add the input image's colour to the point cloud ('rgb' field)",
               read_only=False),
-    ParamSpec('depth_color_min', 1.0, 'metres drawn nearest (red) in depth/color',
+    ParamSpec('depth_color_min', 1.0, 'depth drawn nearest (red) in depth/color, in the '
+              "units of 'depth' (model units or metres: scale_mode)",
               bounds=(0.001, 1e4), read_only=False),
-    ParamSpec('depth_color_max', 80.0, 'metres drawn farthest (blue) in depth/color',
+    ParamSpec('depth_color_max', 80.0, 'depth drawn farthest (blue) in depth/color',
               bounds=(0.001, 1e4), read_only=False),
     ParamSpec('flow_color_max', 0.0, 'flow magnitude in pixels drawn fully saturated in '
               "flow/color; 0: each frame's 99th percentile", bounds=(0.0, 1e4),

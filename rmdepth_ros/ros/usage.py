@@ -29,10 +29,14 @@ subscribes:
   camera_info          sensor_msgs/CameraInfo (or the fallback_intrinsics parameter)
 publishes (each while its publish_* parameter is true; computed only while subscribed):
 {outputs}
-  /tf                  odom_frame -> base_frame (publish_tf)
+  /tf                  tf2_msgs/TFMessage: odom_frame -> base_frame (publish_tf)
+  /tf_static           tf2_msgs/TFMessage: base_frame -> the camera's frame_id, identity,
+                       once per camera frame (publish_tf with base_to_camera empty)
   /diagnostics         diagnostic_msgs/DiagnosticArray: rates, latency, backend, scale
-service:
+services:
   ~/reset              std_srvs/Trigger: forget the previous frame (odometry continues)
+  ~/save_weights       std_srvs/Trigger: write the adapted weights to adapt_save_path
+                       (adapt:=true; answers success false when adaptation is off)
 
 parameters: every one, with comments, in {share_file('config/rmdepth.yaml')}
   (copy it, edit it, pass it with --ros-args --params-file FILE); while the node runs,

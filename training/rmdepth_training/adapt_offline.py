@@ -49,7 +49,7 @@ from rmdepth_training.datasets import (
     TrainStream,
 )
 
-# Defaults measured on KITTI odometry 00 (README "Adapting to your camera").
+# Defaults measured on KITTI odometry 00 (docs/adaptation.md).
 DEFAULTS = {'lr': 3e-5, 'part': 'depth', 'motion': 'helper', 'replay': 0.25, 'batch': 4,
             'held_out': 0.1}
 

@@ -136,8 +136,8 @@ class OptimConfig:
       object-motion decoders): fine-tuning it faster than the depth network lets the camera
       motion learn to look at the images within a CPU budget.
     max_minutes: wall-clock budget of one invocation (0 = none): the run stops after the first
-      step that ends past it and saves a checkpoint there, for leased machines and session
-      limits. The schedule still counts steps, so size max_steps and the milestones to fit.
+      step that ends past it and saves a checkpoint there, for machines booked for a fixed
+      time. The schedule still counts steps, so size max_steps and the milestones to fit.
     """
 
     lr: float = 1e-4

@@ -1,7 +1,7 @@
 """Pre-rendered shards of the synthetic world, for data loading that keeps up with a GPU.
 
 Rendering a triplet costs tens of milliseconds of CPU (the numpy world), so 14 loader workers
-capped a leased H200 at about 200 samples/s. A shard holds whole rendered sequences at the
+capped an H200 at about 200 samples/s. A shard holds whole rendered sequences at the
 network size (every frame with its image, depth, flow, validity, object motion and pose), so
 that any triplet of any step can be cut from it again (`synthetic_triplets.pick_triplet`) for
 the cost of a copy: one 20-frame sequence gives 18 centres x 3 steps x reversed / standing

@@ -1,6 +1,7 @@
 #!/bin/bash
-# Device lease: one full stage bound by the GPU (configs/gpu_shards.yaml), ending with an
-# exported, validated float16 weights file under $OUT. Phases, timed against TOTAL seconds:
+# One full stage bound by the GPU (configs/gpu_shards.yaml) on a CUDA machine, ending with an
+# exported, validated float16 weights file under OUT (default gpu_out/). Phases, timed
+# against TOTAL seconds:
 #  1. render: RENDERERS processes render photo-look shards for RENDER_S seconds (uncompressed);
 #  2. train: probe PROBE steps for the speed, then resume with max_steps sized to the time left
 #     (optim.max_minutes is the safety net);
@@ -8,10 +9,11 @@
 # CPU rehearsal at small scale (a tiny shard, one step):
 #   PY=.venv/bin/python DEV=cpu RENDERERS=1 RENDER_S=5 SEQ=2 PROBE=1 STEPS=1 TOTAL=900 \
 #     EXTRA="optim.batch_size=4 data.num_workers=0 amp=auto data.real_fraction=0 \
-#            data.val_sequences=1 data.val_frames=4" OUT=/tmp/out bash training/lease/run_shards.sh
+#            data.val_sequences=1 data.val_frames=4" OUT=/tmp/out bash training/gpu/run_shards.sh
 T0=$(date +%s)
 set -o pipefail
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD:$PWD/training OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
+OUT=${OUT:-gpu_out}
 mkdir -p "$OUT"
 exec > >(tee -a "$OUT/log.txt") 2>&1
 PY=${PY:-python3}
@@ -38,7 +40,7 @@ wait $PIDS  # (a bare wait would also wait for the log's tee)
 cat "$SHARDS"/s*.json
 LIST=$(ls "$SHARDS"/s*.npz | paste -sd, -)
 echo "shards ready after $(( $(date +%s) - T0 )) s: $(du -sh "$SHARDS" | cut -f1)"
-# Real frames: the half-resolution KITTI 06/07 copies carried in .gpu/ (lease/README.md), if any.
+# Real frames: the half-resolution KITTI 06/07 copies in .gpu/ (training/gpu/README.md), if any.
 if [ -d .gpu/kitti_odometry_06 ] && [ -d .gpu/kitti_odometry_07 ]; then
   REAL="data.real_sequences=[.gpu/kitti_odometry_06,.gpu/kitti_odometry_07]"
 else

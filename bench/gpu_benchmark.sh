@@ -1,18 +1,19 @@
 #!/bin/bash
-# Device lease for issue 21: the GPU benchmark, its CUDA tests and the measured 'auto' precision,
-# in at most TOTAL (default 300) seconds on one H100 / H200. Everything it leaves in $OUT comes
-# back: log.txt, gpu-<device>.json (bench/bench_gpu.py; rewritten after every case, so a cut
-# run still returns its rows), cuda_defaults.json (what precision 'auto' becomes) and
-# pytest.txt.
+# The GPU benchmark on a CUDA machine: the CUDA-only tests, bench/bench_gpu.py over sizes,
+# precisions and runner variants, and the measured default for precision 'auto', in at most
+# TOTAL (default 300) seconds. It writes into OUT (default gpu_out/): log.txt,
+# gpu-<device>.json (bench/bench_gpu.py; rewritten after every case, so a cut run keeps its
+# rows), cuda_defaults.json (what precision 'auto' becomes on CUDA) and pytest.txt.
 #
-# Here, once (8 KITTI 00 frames, validation data, 2.2 MB, into the git-ignored .gpu/):
-#   bash bench/gpu_lease.sh --prepare
-# Rehearsal on the CPU (the script itself; the bench exits 3 without CUDA unless DEV=cpu):
-#   OUT=/tmp/lease DEV=cpu PY=.venv/bin/python TOTAL=120 bash bench/gpu_lease.sh
-# On the device (its own python3 with PyTorch + CUDA; nothing to install):
-#   run(command='bash bench/gpu_lease.sh', carry=['.gpu'], timeout_s=420)
-# Then, here: copy gpu-<device>.json to bench/results/ and cuda_defaults.json to rmdepth_ros/,
-# and fill README "GPU" from the printed table.
+# Optional, for the pipeline on real frames (8 KITTI 00 frames, validation data, 2.2 MB, into
+# the git-ignored .gpu/; SRC names a KITTI odometry folder):
+#   bash bench/gpu_benchmark.sh --prepare
+# On a machine with an NVIDIA GPU and a CUDA build of PyTorch (python3, or PY=...):
+#   bash bench/gpu_benchmark.sh
+# Without CUDA, a check of the script itself (the bench exits 3 without CUDA unless DEV=cpu):
+#   OUT=/tmp/gpu_out DEV=cpu PY=.venv/bin/python TOTAL=120 bash bench/gpu_benchmark.sh
+# Then copy gpu-<device>.json to bench/results/ and cuda_defaults.json to rmdepth_ros/ to make
+# the measured precision and runner variant the CUDA default; docs/gpu.md explains the table.
 if [ "${1:-}" = "--prepare" ]; then
   SRC=${SRC:-../shared/data/kitti_odometry_00}
   mkdir -p .gpu/kitti00/image_l && cp "$SRC/calib.txt" .gpu/kitti00/ || exit 1
@@ -20,7 +21,7 @@ if [ "${1:-}" = "--prepare" ]; then
   du -sh .gpu; exit 0
 fi
 T0=$(date +%s)
-OUT=${OUT:?OUT must name the folder that comes back}
+OUT=${OUT:-gpu_out}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD OMP_WAIT_POLICY=PASSIVE
 PY=${PY:-python3}
@@ -35,7 +36,7 @@ torch.backends.cudnn.version(), 'available', torch.cuda.is_available())" || exit
 # 1. The tests that need CUDA (graph replay against eager, fp16 / bf16 pipeline) and the rest.
 timeout 90 $PY -m pytest -q -p no:cacheprovider -rs test/test_bench_gpu.py test/test_precision.py \
   > "$OUT/pytest.txt" 2>&1; echo "pytest exit $?"; tail -5 "$OUT/pytest.txt"
-# 2. The benchmark: cheap variants first; no new case after the budget, no compile near its end.
+# 2. The benchmark: cheap variants first; no new case after BUDGET s, no compile near its end.
 FRAMES=(); [ -d .gpu/kitti00 ] && FRAMES=(--frames .gpu/kitti00)
 BUDGET=$(( $(left) - 90 ))
 echo "bench budget ${BUDGET} s"

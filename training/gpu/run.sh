@@ -1,5 +1,8 @@
 #!/bin/bash
-# Device lease: stage 9 training. Everything it leaves under $OUT comes back.
+# Stage 9 training on a CUDA machine (training/gpu/README.md); logs, checkpoints' exports
+# and the weights files go to OUT (default gpu_out/).
+OUT=${OUT:-gpu_out}
+mkdir -p "$OUT"
 T0=$(date +%s)
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD:$PWD/training OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
 LOG=$OUT/log.txt

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """A KITTI odometry folder (image_l/*.png, calib.txt, poses.txt) at half resolution.
 
-Used to carry KITTI 06/07 to a leased GPU machine within its file-size limit (see README.md
+Makes KITTI 06/07 small enough to copy to a GPU machine with the repository (see README.md
 beside this file); the copies go to an ignored folder and are never committed.
 
-    python training/lease/halfres_kitti.py SRC_FOLDER DST_FOLDER
+    python training/gpu/halfres_kitti.py SRC_FOLDER DST_FOLDER
 """
 
 from __future__ import annotations
