@@ -29,7 +29,9 @@ def validate_frame(image: np.ndarray, intrinsics: np.ndarray, timestamp: float
     if image.shape[0] < 8 or image.shape[1] < 8:
         raise ValueError(f'image is too small: {image.shape[1]}x{image.shape[0]} '
                          f'(at least 8x8 pixels)')
-    k = np.asarray(intrinsics, dtype=np.float64)
+    # a contiguous copy: K sliced from a 3x4 projection matrix is a strided view, and OpenCV
+    # 5's findEssentialMat (USAC) gives no answer for a non-contiguous camera matrix
+    k = np.array(intrinsics, dtype=np.float64, order='C')
     if k.shape != (3, 3) or not np.all(np.isfinite(k)) or k[0, 0] <= 0 or k[1, 1] <= 0:
         raise ValueError('intrinsics must be a finite 3x3 matrix with fx, fy > 0')
     timestamp = float(timestamp)

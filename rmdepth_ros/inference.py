@@ -35,12 +35,19 @@ from rmdepth_ros.device import (
     select_device,
 )
 from rmdepth_ros.frame_input import to_network_tensor, validate_frame, validate_skipped
+from rmdepth_ros.geometry.depth_from_motion import (
+    DEFAULT_DEPTH_SOURCE,
+    DEPTH_SOURCES,
+    DepthFromMotion,
+    GeometryOutput,
+)
 from rmdepth_ros.model import geometry
 from rmdepth_ros.model.depth_net import disp_to_depth
 from rmdepth_ros.model.rmdepth import RMDepth
 from rmdepth_ros.model.weights import load_weights
 from rmdepth_ros.motion.fused import HybridStep
 from rmdepth_ros.motion.hybrid import DEFAULT_MOTION_SOURCE, MOTION_SOURCES, HybridResult
+from rmdepth_ros.motion.two_view import to_gray
 from rmdepth_ros.resize import DEFAULT_RESIZE, RESIZE_MODES, Window, input_window
 
 __all__ = ['Estimator', 'EstimatorOutput', 'PRECISIONS', 'select_device']
@@ -67,7 +74,15 @@ class EstimatorOutput:
       motion_source 'network'), None on the first frame.
     motion_info: with motion_source 'hybrid', how `motion` was obtained (source, fallback
       reason, tracks, inliers, 1-sigma errors; rmdepth_ros.motion.hybrid), else None.
-    timings: milliseconds spent in 'preprocess', 'depth', 'motion', 'postprocess', 'total'.
+    confidence: (H, W) float32 relative 1-sigma of `depth` (sigma_z / z): small where the
+      camera's motion measured the depth, the network's measured error elsewhere; None with
+      depth_source 'network'.
+    network_depth: (H, W) the depth network's own depth (equal to `depth` with depth_source
+      'network').
+    geometry: with depth_source 'fused', what the geometry stage did (share of pixels
+      observed, the network's measured error, why nothing was measured), else None.
+    timings: milliseconds spent in 'preprocess', 'depth', 'motion', 'postprocess', 'geometry'
+      (depth_source 'fused'), 'total'.
     """
 
     timestamp: float
@@ -81,6 +96,9 @@ class EstimatorOutput:
     reset_reason: str | None = None
     network_motion: np.ndarray | None = None
     motion_info: HybridResult | None = None
+    confidence: np.ndarray | None = None
+    network_depth: np.ndarray | None = None
+    geometry: GeometryOutput | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -114,6 +132,10 @@ class Estimator:
       points + essential matrix, scale from the network's depth, the network's motion as prior
       and fallback; rmdepth_ros.motion.hybrid). `motion` is then the fused camera motion;
       flow, masks and object motion stay the network's own (relative to `network_motion`).
+    depth_source: 'fused' (the network's depth refined by what the camera's motion measures:
+      per-pixel triangulation from dense flow, a temporal filter, a scale field; flow and
+      masks then come from that geometry too; rmdepth_ros.geometry) or 'network' (the
+      networks' outputs as they are). With output 'network' the geometry stage does not run.
     """
 
     def __init__(self, weights: str | os.PathLike | None = None, device: str = 'auto',
@@ -122,7 +144,11 @@ class Estimator:
                  model: RMDepth | None = None, metadata: dict[str, Any] | None = None,
                  resize: str = DEFAULT_RESIZE, backend: str = 'torch',
                  log: Callable[[str], None] | None = None,
-                 motion_source: str = DEFAULT_MOTION_SOURCE) -> None:
+                 motion_source: str = DEFAULT_MOTION_SOURCE,
+                 depth_source: str = DEFAULT_DEPTH_SOURCE) -> None:
+        if depth_source not in DEPTH_SOURCES:
+            raise ValueError(f"depth_source must be one of {', '.join(DEPTH_SOURCES)}, "
+                             f"got '{depth_source}'")
         if motion_source not in MOTION_SOURCES:
             raise ValueError(f"motion_source must be one of {', '.join(MOTION_SOURCES)}, "
                              f"got '{motion_source}'")
@@ -162,6 +188,12 @@ class Estimator:
         self.input_size = (int(width), int(height))
         self.max_frame_gap = float(max_frame_gap)
         self.output = output
+        # the geometry works on the input image's grid, after the outputs went back to it
+        self.depth_source = depth_source if output == 'input' else 'network'
+        self._geometry = DepthFromMotion() if self.depth_source == 'fused' else None
+        self._fallback_run = 0    # consecutive frames whose hybrid motion fell back
+        #: depth_source 'fused': share of the working grid measured on the last frame
+        self.last_observed: float | None = None
         log = log or _stderr_line
         try:
             self._runner = self._create_runner(backend, log)
@@ -217,12 +249,20 @@ class Estimator:
         self._pending_reset = reason
         if self._hybrid is not None:
             self._hybrid.reset()
+        if self._geometry is not None:
+            self._geometry.reset()
 
     @property
     def motion_counts(self) -> dict[str, int]:
         """Hybrid motion: frames by how their motion was obtained ('geometry', 'standing' or a
         fallback reason); {} with motion_source 'network'."""
         return {} if self._hybrid is None else dict(self._hybrid.motion.counts)
+
+    @property
+    def geometry_counts(self) -> dict[str, int]:
+        """depth_source 'fused': frames by what the geometry stage did ('measured', or why it
+        measured nothing); {} with depth_source 'network'."""
+        return {} if self._geometry is None else dict(self._geometry.counts)
 
     def process(self, image: np.ndarray, intrinsics: np.ndarray, timestamp: float,
                 compute_motion: bool = True, skipped: Sequence[float] = ()) -> EstimatorOutput:
@@ -290,6 +330,12 @@ class Estimator:
         tick = time.perf_counter()
         self._finish(out, window, motion_window, intrinsics)
         timings['postprocess'] = _ms(tick)
+        self._watch_fallbacks(out.motion_info)
+        out.network_depth = out.depth
+        if self._geometry is not None:
+            tick = time.perf_counter()
+            self._refine(out, image, intrinsics)
+            timings['geometry'] = _ms(tick)
         timings['total'] = _ms(start)
         out.timings = timings
         self._previous = PreviousFrame(motion_tensor, timestamp, size, intrinsics)
@@ -337,6 +383,33 @@ class Estimator:
         current_frame = geometry.object_motion_to_current_frame(object_motion, transform)
         out.object_motion = current_frame[0].permute(1, 2, 0).cpu().numpy()
 
+    def _refine(self, out: EstimatorOutput, image: np.ndarray, intrinsics: np.ndarray) -> None:
+        """The geometry stage: depth, confidence, flow and masks refined by what the camera's
+        motion measures (rmdepth_ros.geometry.depth_from_motion). Only a motion the images
+        confirmed (hybrid 'geometry', or the network's with motion_source 'network') is used
+        to measure; a fallback or a standing camera carries the filter without measuring."""
+        info = out.motion_info
+        trusted = info is None or info.source == 'geometry'
+        standing = info is not None and info.source == 'standing'
+        result = self._geometry.step(to_gray(image), intrinsics, out.depth, out.motion,
+                                     out.motion_mask, standing=standing or not trusted)
+        out.depth = result.depth
+        out.confidence, out.geometry = result.sigma, result
+        self.last_observed = result.observed
+        if result.flow is not None:
+            out.flow, out.motion_mask = result.flow, result.moving
+
+    def _watch_fallbacks(self, info: HybridResult | None) -> None:
+        """Says once, loudly, when hybrid motion falls back to the network frame after frame
+        (the counters in motion_counts say it per frame)."""
+        if info is None:
+            return
+        self._fallback_run = self._fallback_run + 1 if info.source == 'network' else 0
+        if self._fallback_run == _FALLBACK_WARN_FRAMES:
+            self._log(f'warning: hybrid motion fell back to the network on '
+                      f'{_FALLBACK_WARN_FRAMES} frames in a row (last reason: {info.reason}); '
+                      f"camera motion is the motion network's until the images show it again")
+
     @staticmethod
     def _depth_array(depth: torch.Tensor) -> np.ndarray:
         """(1, 1, h, w) network depth -> (h, w) float32, NaN where not a positive number."""
@@ -364,6 +437,10 @@ class Estimator:
         if self.precision == 'fp32':
             return torch.autocast(device_type=self.device.type, enabled=False)
         return torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)
+
+
+#: consecutive hybrid fallbacks that make the estimator say so once
+_FALLBACK_WARN_FRAMES = 10
 
 
 def _stderr_line(line: str) -> None:

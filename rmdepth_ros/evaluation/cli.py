@@ -21,6 +21,7 @@ import sys
 
 from rmdepth_ros.datasets.sequence import DataError
 from rmdepth_ros.evaluation.dds_env import ensure_localhost_dds
+from rmdepth_ros.geometry.depth_from_motion import DEFAULT_DEPTH_SOURCE, DEPTH_SOURCES
 from rmdepth_ros.motion.hybrid import DEFAULT_MOTION_SOURCE, MOTION_SOURCES
 from rmdepth_ros.resize import DEFAULT_RESIZE, RESIZE_MODES
 
@@ -63,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="camera motion: the motion network's (network) or image geometry "
                         "fused with the network's depth (hybrid; the network's own motion is "
                         'then scored beside it); default: %(default)s')
+    parser.add_argument('--depth-source', choices=DEPTH_SOURCES, default=DEFAULT_DEPTH_SOURCE,
+                        help="depth, flow and masks: refined by what the camera's motion "
+                        "measures (fused; the network's own depth is then scored beside it) or "
+                        "the networks' own (network); default: %(default)s")
     parser.add_argument('--image-topic')
     parser.add_argument('--camera-info-topic')
     for kind in ('depth', 'odom', 'flow', 'mask'):
@@ -142,6 +147,7 @@ def run(args: argparse.Namespace) -> dict:
             run_live(sequence, session, LiveOptions(
                 weights=str(weights), device=args.device, input_size=args.input_size,
                 resize=args.resize, backend=args.backend, motion_source=args.motion_source,
+                depth_source=args.depth_source,
                 rate=args.rate, lockstep=args.lockstep, log_path=out_dir / 'node.log',
                 progress=progress))
         else:
@@ -150,7 +156,8 @@ def run(args: argparse.Namespace) -> dict:
 
             estimator = Estimator(weights, device=args.device, input_size=args.input_size,
                                   resize=args.resize, backend=args.backend, log=_say,
-                                  motion_source=args.motion_source)
+                                  motion_source=args.motion_source,
+                                  depth_source=args.depth_source)
             run_offline(sequence, estimator, session, progress)
     except BaseException:
         if bag is not None:

@@ -51,6 +51,7 @@ class LiveOptions:
     resize: str | None = None  # None: the node's default
     backend: str | None = None  # None: the node's default (auto)
     motion_source: str | None = None  # None: the node's default
+    depth_source: str | None = None  # None: the node's default
     rate: float = 1.0
     lockstep: bool = False
     namespace: str = '/rmdepth_eval'
@@ -82,6 +83,8 @@ def node_arguments(options: LiveOptions, image_topic: str, info_topic: str,
         params.append(f'backend:={options.backend}')
     if options.motion_source:
         params.append(f'motion_source:={options.motion_source}')
+    if options.depth_source:
+        params.append(f'depth_source:={options.depth_source}')
     params += options.params
     args = list(options.node_command) + ['--ros-args', '-r', f'__ns:={options.namespace}',
                                          '-r', ('image/compressed:=' if compressed

@@ -32,6 +32,8 @@ class Prediction:
     latency_ms: input to output, wall time (offline: `process` time; live: publish to receive).
     network_pose: (4, 4) the trajectory of the motion network's own motion, kept when the
     system's motion came from another source (motion_source 'hybrid'), else None.
+    network_depth: (H, W) the depth network's own depth, kept when the system's depth came
+    from another source (depth_source 'fused'), else None.
     """
 
     index: int
@@ -42,6 +44,7 @@ class Prediction:
     pose: np.ndarray | None = None
     latency_ms: float | None = None
     network_pose: np.ndarray | None = None
+    network_depth: np.ndarray | None = None
 
 
 class PoseIntegrator:
@@ -76,4 +79,11 @@ def prediction_from_output(index: int, stamp_ns: int, output: Any,
                       pose=integrator.step(getattr(output, 'motion', None)),
                       latency_ms=timings.get('total'),
                       network_pose=None if network_integrator is None else
-                      network_integrator.step(getattr(output, 'network_motion', None)))
+                      network_integrator.step(getattr(output, 'network_motion', None)),
+                      network_depth=_own_depth(output))
+
+
+def _own_depth(output: Any) -> np.ndarray | None:
+    """The network's own depth when the output's depth is another (fused), else None."""
+    own = getattr(output, 'network_depth', None)
+    return None if own is None or own is output.depth else own

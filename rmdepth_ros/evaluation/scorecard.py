@@ -26,6 +26,7 @@ from tqdm import tqdm
 from rmdepth_ros.evaluation.baselines.runner import BASELINES, BaselineOptions, BaselineRunner
 from rmdepth_ros.evaluation.scorecard_sets import DEFAULT_DATA, ScoreSet, available_sets
 from rmdepth_ros.evaluation.skill import COMPARED, average_rows, verdicts
+from rmdepth_ros.geometry.depth_from_motion import DEFAULT_DEPTH_SOURCE, DEPTH_SOURCES
 from rmdepth_ros.motion.hybrid import DEFAULT_MOTION_SOURCE, MOTION_SOURCES
 from rmdepth_ros.resize import DEFAULT_RESIZE, RESIZE_MODES
 
@@ -126,12 +127,12 @@ def run(args: argparse.Namespace) -> dict:
     for key, reason in skipped.items():
         _say(f'not scored: {key}: {reason}')
     estimator = Estimator(args.weights, device=args.device, resize=args.resize,
-                          motion_source=args.motion_source)
+                          motion_source=args.motion_source, depth_source=args.depth_source)
     opened = [(s, s.open()) for s in sets]
     total = sum(len(seq) for _, sequences in opened for seq in sequences)
     card: dict = {'weights': args.weights or 'shipped default', 'model_id': estimator.model_id,
                   'input_size': list(estimator.input_size), 'resize': args.resize,
-                  'motion_source': args.motion_source,
+                  'motion_source': args.motion_source, 'depth_source': args.depth_source,
                   'data': str(args.data),
                   'threads': torch.get_num_threads(), 'skipped': skipped, 'sets': {}}
     with tqdm(total=total, unit='frame', disable=args.no_progress) as bar:
@@ -163,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--motion-source', choices=MOTION_SOURCES, default=DEFAULT_MOTION_SOURCE,
                         help="the system's camera motion (Estimator's motion_source); with "
                         "'hybrid' the network's own motion is scored beside it")
+    parser.add_argument('--depth-source', choices=DEPTH_SOURCES, default=DEFAULT_DEPTH_SOURCE,
+                        help="the system's depth, flow and masks (Estimator's depth_source); "
+                        "with 'fused' the network's own depth is scored beside it")
     parser.add_argument('--no-progress', action='store_true')
     return parser
 

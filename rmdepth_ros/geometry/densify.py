@@ -22,12 +22,13 @@ import numpy as np
 
 @dataclass(frozen=True)
 class DensifyOptions:
-    """sigma_px: the field's Gaussian radius, pixels of the full grid. prior_weight: the
+    """sigma: the field's Gaussian radius, as a share of the grid's width (0.016: 10 px at
+    640 wide, measured best on KITTI 00 frames 0-99 among 6-25 px at 620 wide). prior_weight: the
     no-correction prior's weight, in units of one measurement of relative sigma 1 per pixel
     of kernel (larger: the field stays nearer 0 where measurements are sparse). step: the
     coarse grid's factor. outlier_sigmas: the reweighting's cut."""
 
-    sigma_px: float = 25.0
+    sigma: float = 0.016
     prior_weight: float = 0.02
     step: int = 4
     outlier_sigmas: float = 3.0
@@ -44,7 +45,7 @@ def spread(values: np.ndarray, weights: np.ndarray, options: DensifyOptions
     wv = np.where(w > 0, w * np.nan_to_num(values), 0).astype(np.float32)
     w_small = cv2.resize(w, small, interpolation=cv2.INTER_AREA)
     wv_small = cv2.resize(wv, small, interpolation=cv2.INTER_AREA)
-    sigma = options.sigma_px / step
+    sigma = options.sigma * width / step
     density = cv2.GaussianBlur(w_small, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
     total = cv2.GaussianBlur(wv_small, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
     field = total / (density + options.prior_weight)

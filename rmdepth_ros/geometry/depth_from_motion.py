@@ -54,7 +54,7 @@ class GeometryOptions:
     it lies within this of the line, else the fused depth's rigid flow. temporal: keep the
     filter across frames (False: each frame measured on its own)."""
 
-    max_width: int = 640
+    max_width: int = 1280
     flow_preset: str = 'medium'
     flow_sigma_px: float = 0.35
     max_backward_px: float = 0.5
@@ -154,7 +154,10 @@ class DepthFromMotion:
         flow = self._flow.flow(previous.gray, small, initial)
         backward = self._flow.backward_error(previous.gray, small, flow)
         sigma_px = opt.flow_sigma_px + np.nan_to_num(backward, nan=1e3)
-        reliable = backward <= opt.max_backward_px
+        gradient = _gradient(small)
+        # flat image regions (sky, smooth road) give DIS nothing to hold on to: a flow there
+        # passes the forward-backward check by being equally wrong both ways
+        reliable = (backward <= opt.max_backward_px) & (gradient >= opt.min_gradient)
         tri = triangulate_flow(flow, K_work, T, rays)
 
         # the belief before this frame's measurements: what the mask and the prior compare to
@@ -171,11 +174,9 @@ class DepthFromMotion:
         reference = np.where(np.isfinite(known_rho), known_rho, net_rho)
         reference_sigma = np.where(np.isfinite(known_rho), np.sqrt(known_var),
                                    opt.prior_sigma * net_rho)
-        gradient = _gradient(small)
         measured = (reliable & np.isfinite(tri.inverse_depth)
                     & (np.abs(tri.parallax_px) >= opt.min_parallax_px)
-                    & (tri.epipolar_px <= opt.max_epipolar_px)
-                    & (gradient >= opt.min_gradient))
+                    & (tri.epipolar_px <= opt.max_epipolar_px))
         var = np.square(tri.sigma(sigma_px))
         outliers = None
         if standing or not measured.any():

@@ -149,7 +149,7 @@ class HybridMotion:
             self._length = None
             return None
         A = np.array([[1.0, 0, 0], [0, 1.0, 0]]) if to_depth is None else to_depth
-        result = self._geometry(previous, gray, np.asarray(K, np.float64), depth,
+        result = self._geometry(previous, gray, np.ascontiguousarray(K, np.float64), depth,
                                 np.asarray(network_motion, np.float64), A)
         self.counts[result.reason or result.source] += 1
         if result.source == 'standing':

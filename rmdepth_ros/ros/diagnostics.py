@@ -150,6 +150,12 @@ def model_values(estimator: Any) -> dict[str, str]:
     values['motion_source'] = estimator.motion_source
     for how, frames in estimator.motion_counts.items():  # hybrid: geometry and each fallback
         values[f"motion_{how.replace(' ', '_')}"] = str(frames)
+    values['depth_source'] = estimator.depth_source
+    for how, frames in estimator.geometry_counts.items():  # fused: measured, or why not
+        values[f"geometry_{how.replace(' ', '_')}"] = str(frames)
+    observed = getattr(estimator, 'last_observed', None)
+    if observed is not None:
+        values['geometry_observed_share'] = f'{observed:.3f}'
     return values
 
 

@@ -32,7 +32,7 @@ def frame_messages(header: Any, image: np.ndarray, depth: np.ndarray, out: Estim
     image: the input, uint8 (H, W, 3) RGB or (H, W) gray. depth: (H, W) float32 metres, the
     published scale. out: the estimator's output for the frame (flow and mask may be None).
     """
-    return (_depth(header, depth, out.intrinsics, plan)
+    return (_depth(header, depth, out.intrinsics, plan) + _confidence(header, out, plan)
             + _views(header, image, depth, out, plan, config)
             + _points(header, image, depth, out, plan, config))
 
@@ -46,6 +46,15 @@ def _depth(header: Any, depth: np.ndarray, K: np.ndarray,
         height, width = depth.shape
         outgoing.append(('depth_info', intrinsics_to_camera_info(K, width, height, header)))
     return outgoing
+
+
+def _confidence(header: Any, out: EstimatorOutput, plan: OutputPlan
+                ) -> list[tuple[str, Any]]:
+    """depth/confidence: 32FC1 relative 1-sigma of depth (sigma_z / z, unitless, so it holds
+    at any published scale); depth_source 'network' publishes the network's prior error."""
+    if not plan.confidence or out.confidence is None:
+        return []
+    return [('confidence', array_to_image(out.confidence, '32FC1', header))]
 
 
 def _views(header: Any, image: np.ndarray, depth: np.ndarray, out: EstimatorOutput,

@@ -78,7 +78,8 @@ class RMDepthNode(Node):
                                    max_frame_gap=config.max_frame_gap, resize=config.resize,
                                    # adaptation trains the torch networks in place
                                    backend='torch' if config.adapt else config.backend,
-                                   log=self.get_logger().info, motion_source=config.motion_source)
+                                   log=self.get_logger().info, motion_source=config.motion_source,
+                                   depth_source=config.depth_source)
         self.adaptation = (NodeAdaptation(self.estimator, config, self.get_logger().warning)
                            if config.adapt else None)
         self.scale = ScaleTracker(config.scale_mode, config.camera_height, config.scale_factor,

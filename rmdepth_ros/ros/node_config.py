@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from rmdepth_ros.device import PRECISION_CHOICES
+from rmdepth_ros.geometry.depth_from_motion import DEFAULT_DEPTH_SOURCE, DEPTH_SOURCES
 from rmdepth_ros.motion.hybrid import DEFAULT_MOTION_SOURCE, MOTION_SOURCES
 from rmdepth_ros.resize import DEFAULT_RESIZE, RESIZE_MODES
 
@@ -75,10 +76,16 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               "network's) or hybrid (tracked image points + essential matrix, scale from the "
               "network's depth, the network's motion as prior and fallback)",
               choices=MOTION_SOURCES),
+    ParamSpec('depth_source', DEFAULT_DEPTH_SOURCE, "depth, flow and masks: fused (the "
+              "network's depth refined by what the camera's motion measures: dense flow, "
+              "per-pixel triangulation, a temporal filter; the network's alone where nothing is "
+              "observed; docs/depth_from_motion.md) or network (the networks' own outputs)",
+              choices=DEPTH_SOURCES),
     ParamSpec('image_transport', 'raw', "raw: subscribe to 'image' (sensor_msgs/Image); "
               "compressed: 'image/compressed' (jpeg / png)", choices=('raw', 'compressed')),
     _switch('publish_depth', 'depth'),
     _switch('publish_depth_color', 'depth/color'),
+    _switch('publish_confidence', 'depth/confidence'),
     _switch('publish_flow', 'flow'),
     _switch('publish_flow_color', 'flow/color'),
     _switch('publish_mask', 'motion_mask'),
@@ -160,9 +167,11 @@ class NodeConfig:
     input_height: int
     resize: str
     motion_source: str
+    depth_source: str
     image_transport: str
     publish_depth: bool
     publish_depth_color: bool
+    publish_confidence: bool
     publish_flow: bool
     publish_flow_color: bool
     publish_mask: bool

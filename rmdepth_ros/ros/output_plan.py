@@ -3,7 +3,8 @@
 Publishers exist for every enabled `publish_*` switch; per frame, an output is computed and
 converted only while its topic has subscribers. Odometry is the exception: it integrates every
 frame (subscribed or not, and for TF) so that it stays continuous, which also keeps the motion
-network running whenever odometry or TF is on.
+network running whenever odometry or TF is on, and so does depth_source 'fused' (its depth
+is measured from the camera's motion).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ TOPICS = {
     'depth': 'depth',
     'depth_info': 'depth/camera_info',
     'depth_color': 'depth/color',
+    'confidence': 'depth/confidence',
     'flow': 'flow',
     'flow_color': 'flow/color',
     'mask': 'motion_mask',
@@ -29,7 +31,8 @@ TOPICS = {
 #: Output name -> the switch that enables its publisher.
 SWITCHES = {
     'depth': 'publish_depth', 'depth_info': 'publish_depth',
-    'depth_color': 'publish_depth_color', 'flow': 'publish_flow',
+    'depth_color': 'publish_depth_color', 'confidence': 'publish_confidence',
+    'flow': 'publish_flow',
     'flow_color': 'publish_flow_color', 'mask': 'publish_mask',
     'mask_overlay': 'publish_mask_overlay', 'points': 'publish_points',
     'odometry': 'publish_odometry', 'path': 'publish_odometry',
@@ -43,6 +46,7 @@ class OutputPlan:
     depth: bool = False
     depth_info: bool = False
     depth_color: bool = False
+    confidence: bool = False
     flow: bool = False
     flow_color: bool = False
     mask: bool = False
@@ -70,5 +74,7 @@ def plan_outputs(config: NodeConfig, subscribers: dict[str, int], tf: bool) -> O
     wanted['odometry'] = config.publish_odometry
     drop_moving = wanted['points'] and config.points_drop_moving
     motion = (wanted['odometry'] or tf or wanted['flow'] or wanted['flow_color']
-              or wanted['mask'] or wanted['mask_overlay'] or drop_moving)
+              or wanted['mask'] or wanted['mask_overlay'] or drop_moving
+              # fused depth is measured from the camera's motion
+              or config.depth_source == 'fused')
     return OutputPlan(**wanted, tf=tf, motion=motion)

@@ -24,6 +24,9 @@ from rmdepth_ros.evaluation.scoring import ScoreOptions, Scorer
 #: name -> (the output it replaces, label for reports)
 BASELINES = {
     'constant_depth': ('depth', 'constant depth'),
+    # not a baseline: the depth network's own depth, beside a system run with depth_source
+    # 'fused' (scored only then: Prediction.network_depth)
+    'network_depth': ('depth', 'network depth'),
     'ground_plane': ('depth', 'flat-ground prior'),
     'zero_motion': ('pose', 'zero motion'),
     'straight_ahead': ('pose', 'straight ahead'),
@@ -75,6 +78,7 @@ class BaselineRunner:
                                     shape, frame.intrinsics, self.options.camera_height))):
                 depth[unknown] = np.nan
                 preds[name].depth = depth
+            preds['network_depth'].depth = system.network_depth
         if frame.flow is not None and system.flow is not None:
             unknown = ~np.isfinite(system.flow).all(-1)
             flows = {'zero_flow': zero_flow(shape)}
