@@ -24,7 +24,8 @@ epipole's surroundings - the depth is exactly the network's and its confidence t
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+import time
 
 import cv2
 import numpy as np
@@ -32,7 +33,12 @@ import numpy as np
 from rmdepth_ros.geometry.dense_flow import DenseFlow
 from rmdepth_ros.geometry.densify import DensifyOptions, scale_field
 from rmdepth_ros.geometry.depth_filter import DepthFilter, FilterOptions
-from rmdepth_ros.geometry.moving_mask import MaskOptions, moving_mask
+from rmdepth_ros.geometry.moving_mask import (
+    MaskOptions,
+    clean_mask,
+    depth_inconsistency,
+    geometric_evidence,
+)
 from rmdepth_ros.geometry.triangulation import pixel_rays, triangulate_flow
 
 DEPTH_SOURCES = ('fused', 'network')
@@ -82,6 +88,8 @@ class GeometryOutput:
     moving: bool or None. observed: share of the working grid measured this frame (0..1).
     prior_sigma: the network's relative error measured on this frame (None: not measured).
     reason: why nothing was measured (e.g. 'no motion', 'standing'), else None.
+    timings: milliseconds per stage ('flow', 'flow_check', 'triangulate', 'filter', 'mask',
+    'densify', 'outputs'; bench/bench_geometry.py prints them).
     """
 
     depth: np.ndarray
@@ -91,6 +99,7 @@ class GeometryOutput:
     observed: float = 0.0
     prior_sigma: float | None = None
     reason: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -147,57 +156,62 @@ class DepthFromMotion:
             return GeometryOutput(network_depth, prior, reason=reason)
 
         T = np.asarray(prev_from_cur, np.float64)
+        clock = _Clock()
         initial = None
         if opt.initial_flow:
-            initial = np.nan_to_num(_rigid_flow(previous_depth_on_current(previous.depth),
-                                                K_work, T, rays))
+            initial = np.nan_to_num(_rigid_flow(previous.depth, K_work, T, rays))
         flow = self._flow.flow(previous.gray, small, initial)
+        clock.mark('flow')
         backward = self._flow.backward_error(previous.gray, small, flow)
+        clock.mark('flow_check')
         sigma_px = opt.flow_sigma_px + np.nan_to_num(backward, nan=1e3)
-        gradient = _gradient(small)
         # flat image regions (sky, smooth road) give DIS nothing to hold on to: a flow there
         # passes the forward-backward check by being equally wrong both ways
-        reliable = (backward <= opt.max_backward_px) & (gradient >= opt.min_gradient)
+        reliable = (backward <= opt.max_backward_px) & (_gradient(small) >= opt.min_gradient)
         tri = triangulate_flow(flow, K_work, T, rays)
+        clock.mark('triangulate')
 
-        # the belief before this frame's measurements: what the mask and the prior compare to
+        # the belief before this frame's measurements: what the mask compares to
         if opt.temporal:
             self.filter.propagate(flow, T, rays, K_work)
         else:
             self.filter.reset()
-        known_rho = self.filter.rho if self.filter.rho is not None else np.full(
-            work_shape, np.nan, np.float32)
-        known_var = self.filter.var if self.filter.var is not None else np.full(
-            work_shape, np.inf, np.float32)
         with np.errstate(divide='ignore', invalid='ignore'):
             net_rho = 1.0 / depth_small
-        reference = np.where(np.isfinite(known_rho), known_rho, net_rho)
-        reference_sigma = np.where(np.isfinite(known_rho), np.sqrt(known_var),
-                                   opt.prior_sigma * net_rho)
+        if self.filter.rho is None:
+            reference, reference_sigma = net_rho, opt.prior_sigma * net_rho
+        else:
+            known = np.isfinite(self.filter.rho)
+            reference = np.where(known, self.filter.rho, net_rho)
+            reference_sigma = np.where(known, np.sqrt(self.filter.var),
+                                       opt.prior_sigma * net_rho)
         measured = (reliable & np.isfinite(tri.inverse_depth)
                     & (np.abs(tri.parallax_px) >= opt.min_parallax_px)
                     & (tri.epipolar_px <= opt.max_epipolar_px))
-        var = np.square(tri.sigma(sigma_px))
-        outliers = None
         if standing or not measured.any():
             reason = 'standing' if standing else 'no parallax'
             moving = np.zeros(work_shape, bool)
+            clock.mark('filter')
         else:
-            moving = moving_mask(tri, sigma_px, reliable, reference, reference_sigma,
-                                 None, network_mask_small(network_mask, work_shape),
-                                 opt.mask)
-            outliers = self.filter.update(tri.inverse_depth, var, measured & ~moving)
+            evidence = geometric_evidence(tri, sigma_px, reliable, reference, reference_sigma,
+                                          opt.mask)
+            if opt.mask.inconsistent_sigmas > 0:
+                evidence |= self._inconsistent(tri, sigma_px, depth_small, measured & ~evidence)
+            outliers = self.filter.update(tri.inverse_depth, np.square(tri.sigma(sigma_px)),
+                                          measured & ~evidence)
+            clock.mark('filter')
             if opt.mask.use_filter_outliers:
-                moving = moving_mask(tri, sigma_px, reliable, reference, reference_sigma,
-                                     outliers, network_mask_small(network_mask, work_shape),
-                                     opt.mask)
+                evidence |= outliers & reliable
+            moving = clean_mask(evidence, network_mask_small(network_mask, work_shape),
+                                opt.mask)
+            clock.mark('mask')
         depth, sigma, observed, prior_sigma = self._fuse(depth_small, moving)
         if observed == 0 and reason is None:
             reason = 'no parallax'
         self.counts[reason or 'measured'] += 1
         self._previous = _Previous(small, depth)
+        clock.mark('densify')
 
-        scale_x, scale_y = full[1] / work_shape[1], full[0] / work_shape[0]
         depth_full = _corrected(network_depth, depth, depth_small)
         # the flow of static pixels: where this frame's flow was measured, its own depth (the
         # observed flow moved onto its epipolar line), elsewhere the fused depth's
@@ -207,13 +221,32 @@ class DepthFromMotion:
         flow_depth = _corrected(network_depth, own.astype(np.float32), depth_small)
         sigma_full = _resize(sigma, full, cv2.INTER_LINEAR)
         moving_full = _resize(moving.astype(np.uint8), full, cv2.INTER_NEAREST).astype(bool)
-        observed_flow = _resize(flow, full, cv2.INTER_LINEAR) * np.float32([scale_x, scale_y])
+        scale = np.float32([full[1] / work_shape[1], full[0] / work_shape[0]])
+        observed_flow = _resize(flow, full, cv2.INTER_LINEAR) * scale
         rigid = _rigid_flow(flow_depth, K, T, None)
         flow_full = np.where(moving_full[..., None] | ~np.isfinite(rigid), observed_flow, rigid)
-        return GeometryOutput(depth_full.astype(np.float32), sigma_full, flow_full.astype(
-            np.float32), moving_full, observed, prior_sigma, reason)
+        clock.mark('outputs')
+        return GeometryOutput(depth_full.astype(np.float32), sigma_full,
+                              flow_full.astype(np.float32), moving_full, observed, prior_sigma,
+                              reason, clock.timings)
 
     # -- steps -------------------------------------------------------------------------------
+
+    def _inconsistent(self, tri, sigma_px: np.ndarray, network: np.ndarray,
+                      measured: np.ndarray) -> np.ndarray:
+        """This frame's measurements that its own scale field cannot explain
+        (moving_mask.depth_inconsistency)."""
+        with np.errstate(divide='ignore', invalid='ignore'):
+            measured_depth = np.where(measured, 1.0 / tri.inverse_depth, np.nan)
+            relative = tri.sigma(sigma_px) / tri.inverse_depth
+            correction = np.log(measured_depth / network)
+        if measured.mean() < self.options.min_measured:
+            return np.zeros(measured.shape, bool)
+        # a wide field: a car's own pixels must be a minority where it is spread
+        wide = replace(self.options.densify, sigma=self.options.mask.inconsistency_radius)
+        field, _, used = scale_field(network, measured_depth, relative, None, wide)
+        return measured & depth_inconsistency(correction, relative, field, used,
+                                              self.options.mask)
 
     def _fuse(self, network: np.ndarray, moving: np.ndarray
               ) -> tuple[np.ndarray, np.ndarray, float, float | None]:
@@ -270,17 +303,23 @@ class DepthFromMotion:
         return work, self._grid[1], self._grid[2]
 
 
-def previous_depth_on_current(depth: np.ndarray) -> np.ndarray:
-    """The previous frame's depth read on the current grid, for the initial flow: the frames
-    are close, so the same pixel's depth is a fair guess (the rigid flow it gives is only DIS's
-    starting point)."""
-    return depth
-
-
 def network_mask_small(mask: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray | None:
     if mask is None:
         return None
     return _resize(mask.astype(np.uint8), shape, cv2.INTER_NEAREST).astype(bool)
+
+
+class _Clock:
+    """Milliseconds between marks, by stage."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def mark(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.timings[stage] = self.timings.get(stage, 0.0) + (now - self._last) * 1e3
+        self._last = now
 
 
 def _resize(array: np.ndarray, shape: tuple[int, int], interpolation: int) -> np.ndarray:

@@ -10,11 +10,18 @@ noise, `sigma_px`):
 - it slides along the line by far less than its known depth needs (`far_factor`): a car
   driving ahead in the camera's lane, which looks like a point at infinity; 'known' is the
   depth filter's belief where it has one, else the prior;
-- the filter rejected its measurement as an outlier of a confident belief (`filter_outlier`).
+- the filter rejected its measurement as an outlier of a confident belief (`filter_outlier`);
+- its triangulated depth disagrees with the network's depth corrected by this frame's scale
+  field (`depth_inconsistency`), by more than `inconsistent_sigmas` times the two's combined
+  error, where the network's error is what the frame measured (the field's residual spread):
+  traffic driving along the camera's direction slides along the epipolar line too, only by
+  less (ahead, same direction) or more (oncoming) than its depth needs.
 
 The evidence is cleaned (an opening removes isolated pixels; blobs under `min_area` of the
-image go) and, when the network gives a mask, the network's moving pixels that touch
-geometric evidence are added (the network sees the whole car; geometry sees where it is sure).
+image go) and joined with the network's mask (its own evidence, tracked over frames). On the
+synthetic world's traffic, which drives along the road, a single frame's evidence is weak: the
+flow's noise and the network's depth error overlap the movers' depth inconsistency
+(docs/depth_from_motion.md has the numbers).
 """
 
 from __future__ import annotations
@@ -34,19 +41,20 @@ class MaskOptions:
     far_factor: float = 3.0
     min_area: float = 0.0005
     use_filter_outliers: bool = True
+    inconsistent_sigmas: float = 3.0
+    inconsistency_radius: float = 0.1
     max_fraction: float = 0.6
 
 
-def moving_mask(tri: Triangulation, sigma_px: np.ndarray, reliable: np.ndarray,
-                known_rho: np.ndarray, known_sigma: np.ndarray,
-                filter_outliers: np.ndarray | None, network_mask: np.ndarray | None,
-                options: MaskOptions) -> np.ndarray:
-    """(H, W) bool moving pixels (module docstring).
+def geometric_evidence(tri: Triangulation, sigma_px: np.ndarray, reliable: np.ndarray,
+                       known_rho: np.ndarray, known_sigma: np.ndarray, options: MaskOptions
+                       ) -> np.ndarray:
+    """(H, W) bool raw evidence of independent motion (the module docstring's first three
+    tests), before cleaning.
 
     tri: this frame's triangulation; sigma_px: (H, W) flow 1-sigma, pixels; reliable: (H, W)
     bool, the flow passed its consistency checks; known_rho / known_sigma: (H, W) the inverse
-    depth believed before this frame's measurement and its 1-sigma (NaN / inf where none);
-    filter_outliers: (H, W) bool or None; network_mask: (H, W) bool or None.
+    depth believed before this frame's measurement and its 1-sigma (NaN / inf where none).
     """
     with np.errstate(invalid='ignore'):
         across = tri.epipolar_px > options.epipolar_sigmas * sigma_px
@@ -55,20 +63,35 @@ def moving_mask(tri: Triangulation, sigma_px: np.ndarray, reliable: np.ndarray,
         needed = tri.speed * known_rho
         slack = tri.speed * known_sigma + options.behind_sigmas * sigma_px
         too_far = (needed - slack > 0) & (tri.parallax_px * options.far_factor < needed - slack)
-    evidence = reliable & (across | behind | (too_far & np.isfinite(known_rho)))
-    if filter_outliers is not None and options.use_filter_outliers:
-        evidence |= filter_outliers & reliable
+    return reliable & (across | behind | (too_far & np.isfinite(known_rho)))
+
+
+def depth_inconsistency(correction: np.ndarray, relative_sigma: np.ndarray, field: np.ndarray,
+                        used: np.ndarray, options: MaskOptions) -> np.ndarray:
+    """(H, W) bool measured pixels whose log(measured / network) `correction` departs from the
+    spread `field` by more than inconsistent_sigmas x sqrt(relative_sigma^2 + spread^2), the
+    spread being the robust 1-sigma of the residuals of the pixels the field kept (`used`)."""
+    residual = correction - field
+    kept = residual[used]
+    spread = float(1.4826 * np.median(np.abs(kept))) if kept.size else np.inf
+    with np.errstate(invalid='ignore'):
+        bound = options.inconsistent_sigmas * np.sqrt(np.square(relative_sigma) + spread ** 2)
+        return np.isfinite(residual) & (np.abs(residual) > bound)
+
+
+def clean_mask(evidence: np.ndarray, network_mask: np.ndarray | None, options: MaskOptions
+               ) -> np.ndarray:
+    """(H, W) bool moving pixels from raw evidence: an opening removes isolated pixels, blobs
+    under `min_area` go (evidence over `max_fraction` of the image means the geometry failed:
+    none of it is kept), then the network's mask joins."""
     mask = cv2.morphologyEx(evidence.astype(np.uint8), cv2.MORPH_OPEN,
                             np.ones((3, 3), np.uint8))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     keep = stats[:, cv2.CC_STAT_AREA] >= options.min_area * mask.size
     keep[0] = False
     mask = keep[labels]
-    if network_mask is not None and mask.any():
-        net = network_mask.astype(np.uint8)
-        count, labels = cv2.connectedComponents(net, connectivity=8)
-        touched = np.unique(labels[mask & (net > 0)])
-        mask |= np.isin(labels, touched[touched > 0])
-    if mask.mean() > options.max_fraction:  # the geometry itself failed: trust nothing of it
-        return np.zeros_like(mask)
+    if mask.mean() > options.max_fraction:
+        mask[:] = False
+    if network_mask is not None:
+        mask |= network_mask
     return mask
