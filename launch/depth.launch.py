@@ -11,7 +11,7 @@ Every argument (rviz2's presence included) is checked before anything starts, an
 `name:=value` this file does not declare stops the launch with one line and status 1. If
 the node exits, the launch ends: with status 1 and the reason when the node failed (e.g. a
 missing weights file), normally when it exited cleanly. The logic lives in
-rmdepth_ros.launch_config (plain functions, tested without launch); this file uses only the
+rmdepth_ros.ros.launch_config (plain functions, tested without launch); this file uses only the
 launch / launch_ros API stable since Humble.
 """
 
@@ -24,7 +24,7 @@ from launch.event_handlers import OnProcessExit, OnShutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from rmdepth_ros.launch_config import (
+from rmdepth_ros.ros.launch_config import (
     LAUNCH_ARGUMENTS,
     command_line_arguments,
     node_exit_reason,

@@ -45,8 +45,12 @@ from rmdepth_ros.model import geometry
 from rmdepth_ros.model.depth_net import disp_to_depth
 from rmdepth_ros.model.rmdepth import RMDepth
 from rmdepth_ros.model.weights import load_weights
-from rmdepth_ros.motion.fused import HybridStep
-from rmdepth_ros.motion.hybrid import DEFAULT_MOTION_SOURCE, MOTION_SOURCES, HybridResult
+from rmdepth_ros.motion.hybrid import (
+    DEFAULT_MOTION_SOURCE,
+    MOTION_SOURCES,
+    HybridMotion,
+    HybridResult,
+)
 from rmdepth_ros.motion.two_view import to_gray
 from rmdepth_ros.resize import DEFAULT_RESIZE, RESIZE_MODES, Window, input_window
 
@@ -153,7 +157,7 @@ class Estimator:
             raise ValueError(f"motion_source must be one of {', '.join(MOTION_SOURCES)}, "
                              f"got '{motion_source}'")
         self.motion_source = motion_source
-        self._hybrid = HybridStep() if motion_source == 'hybrid' else None
+        self._hybrid = HybridMotion() if motion_source == 'hybrid' else None
         if backend not in BACKEND_CHOICES:
             raise ValueError(f"backend must be one of {', '.join(BACKEND_CHOICES)}, "
                              f"got '{backend}'")
@@ -256,7 +260,7 @@ class Estimator:
     def motion_counts(self) -> dict[str, int]:
         """Hybrid motion: frames by how their motion was obtained ('geometry', 'standing' or a
         fallback reason); {} with motion_source 'network'."""
-        return {} if self._hybrid is None else dict(self._hybrid.motion.counts)
+        return {} if self._hybrid is None else dict(self._hybrid.counts)
 
     @property
     def geometry_counts(self) -> dict[str, int]:
@@ -279,6 +283,7 @@ class Estimator:
         """
         start = time.perf_counter()
         image, intrinsics, timestamp = validate_frame(image, intrinsics, timestamp)
+        gray = to_gray(image) if self._hybrid is not None or self._geometry is not None else None
         skipped = validate_skipped(skipped)
         size = image.shape[:2]
         reason = continuity_break(self._previous, size, intrinsics, timestamp, skipped,
@@ -313,19 +318,22 @@ class Estimator:
                                   depth=depth, intrinsics=window.network_intrinsics(intrinsics),
                                   reset_reason=reset_reason)
             tick = time.perf_counter()
+            # the depth the hybrid scales with, and the grid it lies on
+            scale_depth, scale_window, moving = depth, window, None
             if compute_motion and self._previous is not None:
                 motion_depth = depth
                 if motion_window != window:  # the depth resampled (as disparity) to its grid
                     on_image = window.depth_to_input(self._depth_array(depth))
                     disparity = motion_window.to_network(1.0 / on_image)  # (h, w)
                     motion_depth = 1.0 / torch.from_numpy(disparity)[None, None].to(depth)
-                fused = None if self._hybrid is None else self._hybrid.bind(image, intrinsics,
-                                                                            motion_window)
-                self._estimate_motion(out, self._runner_at(motion_window.net_size),
-                                      motion_tensor, self._previous.image, motion_depth, net_k,
-                                      fused)
-            elif self._hybrid is not None:  # keep this frame as the tracks' previous frame
-                self._hybrid.keep(image, intrinsics, window, depth)
+                moving = self._estimate_motion(out, self._runner_at(motion_window.net_size),
+                                               motion_tensor, self._previous.image,
+                                               motion_depth, net_k)
+                scale_depth, scale_window = motion_depth, motion_window
+                moving = None if moving is None else motion_window.mask_to_input(moving)
+            if self._hybrid is not None:  # a frame without motion still becomes the previous
+                self._hybrid_motion(out, gray, intrinsics, scale_depth[0, 0].float().cpu().numpy(),
+                                    scale_window, moving)
             timings['motion'] = _ms(tick)
         tick = time.perf_counter()
         self._finish(out, window, motion_window, intrinsics)
@@ -334,7 +342,7 @@ class Estimator:
         out.network_depth = out.depth
         if self._geometry is not None:
             tick = time.perf_counter()
-            self._refine(out, image, intrinsics)
+            self._refine(out, gray, intrinsics)
             timings['geometry'] = _ms(tick)
         timings['total'] = _ms(start)
         out.timings = timings
@@ -356,24 +364,20 @@ class Estimator:
         return self._runners[net_size]
 
     def _estimate_motion(self, out: EstimatorOutput, runner, current: torch.Tensor,
-                         previous: torch.Tensor, depth: torch.Tensor, net_k: np.ndarray,
-                         fused: Callable | None = None) -> None:
+                         previous: torch.Tensor, depth: torch.Tensor, net_k: np.ndarray
+                         ) -> np.ndarray | None:
+        """The motion network's outputs into `out` (motion, flow, mask, object motion). Returns
+        this frame's moving-object evidence (h, w) bool on the motion network's grid, for the
+        hybrid motion's tracks (None without hybrid motion)."""
         k = torch.as_tensor(net_k, dtype=torch.float32, device=self.device).unsqueeze(0)
         with self._autocast():
             transform, object_motion = runner.motion(current, previous, depth, k)
         transform = transform.float()                          # (1, 4, 4) T_prev_cur
         object_motion = object_motion.float()                  # (1, 3, h, w) T_obj, prev frame
         out.network_motion = transform[0].double().cpu().numpy()
-        camera = transform
-        if fused is not None:
-            # hybrid: the camera motion (odometry) from the images' geometry. Flow, masks and
-            # object motion keep the network's own decomposition (its camera motion + its
-            # object-motion field, which also absorbs its depth errors): re-composed with the
-            # fused camera motion, flow on KITTI 00 got worse (EPE 5.76 px against 4.02).
-            camera, out.motion_info = fused(transform, object_motion, depth, k)
         flow, valid = geometry.optical_flow(depth, k, transform, object_motion)
         flow = torch.where(valid, flow, torch.full_like(flow, float('nan')))
-        out.motion = camera[0].double().cpu().numpy()
+        out.motion = out.network_motion.copy()
         out.flow = flow[0].permute(1, 2, 0).cpu().numpy()
         prev = self._mask_evidence  # used only when it is from the frame just before this one
         prev = prev[1] if prev is not None and prev[0] == self._frame_index - 1 else None
@@ -382,8 +386,26 @@ class Estimator:
         out.motion_mask = mask[0, 0].cpu().numpy()
         current_frame = geometry.object_motion_to_current_frame(object_motion, transform)
         out.object_motion = current_frame[0].permute(1, 2, 0).cpu().numpy()
+        if self._hybrid is None:
+            return None
+        return geometry.motion_mask(object_motion, depth, k, transform)[0, 0].cpu().numpy()
 
-    def _refine(self, out: EstimatorOutput, image: np.ndarray, intrinsics: np.ndarray) -> None:
+    def _hybrid_motion(self, out: EstimatorOutput, gray: np.ndarray, intrinsics: np.ndarray,
+                       depth: np.ndarray, window: Window, moving: np.ndarray | None) -> None:
+        """Hybrid camera motion (rmdepth_ros.motion.hybrid): the images' tracks give rotation
+        and direction, the network's depth (on `window`'s grid) the scale; `moving`: the
+        network's moving-object evidence on the input grid, None on a frame without motion
+        (which still becomes the tracks' previous frame). Flow, masks and object motion keep
+        the network's own decomposition (its camera motion + its object-motion field, which
+        also absorbs its depth errors): re-composed with the hybrid's camera motion, flow on
+        KITTI 00 got worse (EPE 5.76 px against 4.02)."""
+        to_depth = (window.network_intrinsics(intrinsics) @ np.linalg.inv(intrinsics))[:2]
+        result = self._hybrid.step(gray, intrinsics, depth, out.network_motion, moving,
+                                   to_depth)
+        if result is not None:
+            out.motion, out.motion_info = result.motion, result
+
+    def _refine(self, out: EstimatorOutput, gray: np.ndarray, intrinsics: np.ndarray) -> None:
         """The geometry stage: depth, confidence, flow and masks refined by what the camera's
         motion measures (rmdepth_ros.geometry.depth_from_motion). Only a motion the images
         confirmed (hybrid 'geometry', or the network's with motion_source 'network') is used
@@ -391,7 +413,7 @@ class Estimator:
         info = out.motion_info
         trusted = info is None or info.source == 'geometry'
         standing = info is not None and info.source == 'standing'
-        result = self._geometry.step(to_gray(image), intrinsics, out.depth, out.motion,
+        result = self._geometry.step(gray, intrinsics, out.depth, out.motion,
                                      out.motion_mask, standing=standing or not trusted)
         out.depth = result.depth
         out.confidence, out.geometry = result.sigma, result

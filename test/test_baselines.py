@@ -165,8 +165,10 @@ def test_ground_truth_double_beats_every_baseline() -> None:
     run_offline(frames, _TruthEstimator(frames), session, progress=False)
     summary = build_summary(session, {})
     rows = summary['comparison']
-    # network_motion is scored only beside a system with motion_source 'hybrid'
-    assert {r['baseline'] for r in rows} == set(session.baselines.scorers) - {'network_motion'}
+    # network_motion / network_depth are scored only beside a system with motion_source
+    # 'hybrid' / depth_source 'fused'
+    assert {r['baseline'] for r in rows} == set(session.baselines.scorers) - {
+        'network_motion', 'network_depth'}
     assert all(r['skill'] <= 1.0 for r in rows)
     primary = {'abs_rel', 'snippet_ate_mean', 'epe', 'mask_error'}
     assert all(r['skill'] < 0.01 for r in rows if r['metric'] in primary)

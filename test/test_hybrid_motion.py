@@ -161,8 +161,10 @@ def test_estimator_hybrid_source(tiny_weights, frames) -> None:
 
     with pytest.raises(ValueError, match='motion_source'):
         Estimator(tiny_weights, device='cpu', motion_source='imu')
-    network = Estimator(tiny_weights, device='cpu', resize='stretch', motion_source='network')
-    hybrid = Estimator(tiny_weights, device='cpu', resize='stretch')
+    # the networks' flow and masks (depth_source 'network'), to compare the motion sources alone
+    network = Estimator(tiny_weights, device='cpu', resize='stretch', motion_source='network',
+                        depth_source='network')
+    hybrid = Estimator(tiny_weights, device='cpu', resize='stretch', depth_source='network')
     # the default: hybrid measured better on KITTI 00 (docs/camera_motion.md)
     assert network.motion_counts == {} and hybrid.motion_source == 'hybrid'
     for i, frame in enumerate(frames):
@@ -187,3 +189,21 @@ def test_estimator_hybrid_source(tiny_weights, frames) -> None:
     hybrid.reset()
     out = hybrid.process(frames[0].image, frames[0].intrinsics, frames[-1].timestamp + 0.1)
     assert out.motion is None and out.motion_info is None
+
+
+def test_estimator_says_once_when_hybrid_motion_falls_back_frame_after_frame(tiny_weights
+                                                                            ) -> None:
+    """A camera whose images give no tracks (flat grey) falls back on every frame: the counters
+    say so per frame, and the estimator says it once, in words."""
+    from rmdepth_ros.inference import Estimator
+
+    lines: list[str] = []
+    estimator = Estimator(tiny_weights, device='cpu', log=lines.append, depth_source='network')
+    flat = np.full((48, 64, 3), 128, np.uint8)
+    K = np.array([[50.0, 0, 31.5], [0, 50.0, 23.5], [0, 0, 1]])
+    for i in range(25):
+        out = estimator.process(flat, K, 0.1 * i)
+    assert out.motion_info.reason == 'few tracks'
+    assert estimator.motion_counts['few tracks'] == 24
+    warnings = [line for line in lines if 'fell back' in line]
+    assert len(warnings) == 1 and 'few tracks' in warnings[0]

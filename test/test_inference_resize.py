@@ -37,8 +37,9 @@ def test_crop_estimates_the_centre_rows_only(tiny_weights: Path) -> None:
 
 def test_crop_equals_stretching_the_cropped_image(tiny_weights: Path) -> None:
     """The window is exact: cropping rows 8..39 by hand and stretching gives the same numbers."""
-    crop = Estimator(tiny_weights, device='cpu', resize='crop')
-    by_hand = Estimator(tiny_weights, device='cpu', resize='stretch')
+    # the networks' path (the geometry stage runs on each input's own grid)
+    crop = Estimator(tiny_weights, device='cpu', resize='crop', depth_source='network')
+    by_hand = Estimator(tiny_weights, device='cpu', resize='stretch', depth_source='network')
     k_crop = K.copy()
     k_crop[1, 2] -= 8
     for seed, stamp in ((0, 0.0), (1, 0.1)):
@@ -67,7 +68,9 @@ def test_network_output_gives_the_windows_intrinsics(tiny_weights: Path) -> None
 
 def test_native_gives_depth_on_every_pixel_and_motion_on_the_crop_window(
         tiny_weights: Path) -> None:
-    first, second = _two_frames(tiny_weights, 'native')
+    # the networks' outputs (depth_source 'fused' gives flow on every pixel: the geometry
+    # works on the whole image)
+    first, second = _two_frames(tiny_weights, 'native', depth_source='network')
     assert np.isfinite(first.depth).all() and np.isfinite(second.depth).all()
     np.testing.assert_array_equal(first.intrinsics, K)
     net_w, net_h = native_size((WIDTH, HEIGHT), (64, 32))

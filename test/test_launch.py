@@ -2,7 +2,7 @@
 
 `launch` / `launch_ros` are not installable here, so the launch file runs against small stand-ins
 of the stable API it imports (`launch_stubs`), which record the actions it returns; the logic
-itself is in rmdepth_ros.launch_config (plain functions). How `ros2 launch` turns an exception
+itself is in rmdepth_ros.ros.launch_config (plain functions). How `ros2 launch` turns an exception
 raised in an event handler into exit status 1: launch's LaunchService.run_async catches it, logs
 "Caught exception in launch", shuts down and returns 1 (the same since Humble).
 """
@@ -20,7 +20,7 @@ import types
 import pytest
 import yaml
 
-from rmdepth_ros.launch_config import (
+from rmdepth_ros.ros.launch_config import (
     LAUNCH_ARGUMENTS,
     NODE_PARAMETER_ARGUMENTS,
     NodeFailed,
@@ -165,9 +165,9 @@ STABLE_LAUNCH_API = {
     'launch.event_handlers': {'OnProcessExit', 'OnShutdown'},
     'launch.substitutions': {'LaunchConfiguration'},
     'launch_ros.actions': {'Node', 'PushRosNamespace'},
-    'rmdepth_ros.launch_config': {'LAUNCH_ARGUMENTS', 'command_line_arguments', 'node_settings',
-                                  'write_rviz_config', 'remove_rviz_config',
-                                  'node_exit_reason'},
+    'rmdepth_ros.ros.launch_config': {'LAUNCH_ARGUMENTS', 'command_line_arguments',
+                                      'node_settings', 'write_rviz_config',
+                                      'remove_rviz_config', 'node_exit_reason'},
 }
 
 

@@ -171,17 +171,22 @@ def test_outputs_nobody_subscribes_to_are_not_computed() -> None:
     idle = plan_outputs(config, {}, tf=False)
     assert not (idle.depth or idle.depth_color or idle.flow or idle.points or idle.path)
     assert idle.odometry and idle.motion  # odometry is always integrated and published
-    quiet = NodeConfig.from_values({'publish_odometry': False})
+    quiet = NodeConfig.from_values({'publish_odometry': False, 'depth_source': 'network'})
     assert not plan_outputs(quiet, {}, tf=False).motion
     assert plan_outputs(quiet, {}, tf=True).motion
     depth_only = plan_outputs(quiet, {'depth': 1, 'depth_color': 2}, tf=False)
     assert depth_only.depth and depth_only.depth_color and not depth_only.motion
     points = plan_outputs(quiet, {'points': 1}, tf=False)
     assert points.points and points.motion  # dropping moving points needs the mask
-    keep_moving = NodeConfig.from_values({'publish_odometry': False,
+    keep_moving = NodeConfig.from_values({'publish_odometry': False, 'depth_source': 'network',
                                           'points_drop_moving': False})
     assert not plan_outputs(keep_moving, {'points': 1}, tf=False).motion
     assert plan_outputs(quiet, {'mask_overlay': 1}, tf=False).motion
+    # fused depth is measured from the camera's motion: a depth subscriber runs the motion
+    fused = NodeConfig.from_values({'publish_odometry': False, 'depth_source': 'fused'})
+    assert not plan_outputs(fused, {}, tf=False).motion
+    for output in ('depth', 'depth_color', 'confidence', 'points'):
+        assert plan_outputs(fused, {output: 1}, tf=False).motion, output
 
 
 def test_latest_frame_slot_drops_old_frames() -> None:

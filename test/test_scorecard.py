@@ -21,13 +21,17 @@ def test_scorecard_without_shared_data_scores_the_synthetic_part(
     printed = capsys.readouterr().out
     assert 'absent: only the synthetic part is scored' in printed
     card = json.loads((out / 'scorecard.json').read_text())
-    assert set(card['sets']) == {'synthetic', 'synthetic_static'}
+    assert set(card['sets']) == {'synthetic', 'synthetic_static', 'synthetic_traffic',
+                                 'synthetic_stop_go', 'synthetic_turn'}
+    assert card['depth_source'] == 'fused'
     synthetic = card['sets']['synthetic']
     metrics = {(r['metric'], r['baseline']) for r in synthetic['comparison']}
     for expected in (('abs_rel', 'constant_depth'), ('abs_rel', 'ground_plane'),
                      ('snippet_ate_mean', 'straight_ahead'), ('snippet_ate_mean', 'zero_motion'),
                      ('snippet_ate_mean', 'classical_vo'), ('epe', 'zero_flow'),
-                     ('epe', 'dis_flow'), ('mask_error', 'all_static')):
+                     ('epe', 'dis_flow'), ('mask_error', 'all_static'),
+                     # fused depth: the depth network's own, scored beside it
+                     ('abs_rel', 'network_depth')):
         assert expected in metrics
     static = {r['metric'] for r in card['sets']['synthetic_static']['comparison']}
     assert 'moving_fraction_static' in static and 'mask_error' not in static
@@ -42,7 +46,8 @@ def test_scorecard_picks_the_real_sets_present(tmp_path: Path) -> None:
     (tmp_path / 'kitti_odometry_06').mkdir()
     sets, skipped = available_sets(tmp_path, 10, 2, 5)
     keys = [s.key for s in sets]
-    assert keys == ['kitti_06', 'synthetic', 'synthetic_static']
+    assert keys == ['kitti_06', 'synthetic', 'synthetic_static', 'synthetic_traffic',
+                    'synthetic_stop_go', 'synthetic_turn']
     assert sets[0].title == 'KITTI odometry 06 (training sequence)'
     assert set(skipped) == {'kitti_00', 'kitti_00_stereo', 'kitti_07', 'ddad'}
     assert 'seeds 2000-2001' in sets[1].title

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 import warnings
 
 from rmdepth_ros.datasets.sequence import Frame, Sequence
@@ -74,7 +75,7 @@ def _kitti(folder: Path, frames: int | None) -> Callable[[], list[Sequence]]:
     return open_
 
 
-def _synthetic(seeds: list[int], frames: int, static: bool = False
+def _synthetic(seeds: list[int], frames: int, static: bool = False, **world: Any
                ) -> Callable[[], list[Sequence]]:
     def open_() -> list[Sequence]:
         from rmdepth_ros.synth.sequence import SynthConfig, SyntheticSequence
@@ -82,8 +83,20 @@ def _synthetic(seeds: list[int], frames: int, static: bool = False
         movers = {'moving_cars_per_100m': 0.0, 'pedestrians_per_100m': 0.0} if static else {}
         width, height = SYNTHETIC_SIZE
         return [QuietSynthetic(SyntheticSequence(SynthConfig(
-            width=width, height=height, frames=frames, seed=seed, **movers))) for seed in seeds]
+            width=width, height=height, frames=frames, seed=seed, **movers, **world)))
+            for seed in seeds]
     return open_
+
+
+#: Held-out worlds that break naive geometry: (key, title, world settings). Traffic ahead in
+#: the camera's lanes slides along the epipolar lines; a camera that stops has no parallax; a
+#: camera that turns in place has no translation to triangulate with.
+HARD_WORLDS = (
+    ('synthetic_traffic', 'dense traffic (12 cars per 100 m per lane)',
+     {'moving_cars_per_100m': 12.0}),
+    ('synthetic_stop_go', 'stop-and-go camera', {'motion': 'stop_go'}),
+    ('synthetic_turn', 'camera turning on the spot', {'motion': 'turn'}),
+)
 
 
 def _kitti_stereo(folder: Path, frames: int | None) -> Callable[[], list[Sequence]]:
@@ -143,4 +156,8 @@ def available_sets(data: Path, frames: int | None, seeds: int, synthetic_frames:
     sets.append(ScoreSet('synthetic_static', f'synthetic, nothing moving (seed '
                          f'{SYNTHETIC_STATIC_SEED}, {synthetic_frames} frames)',
                          _synthetic([SYNTHETIC_STATIC_SEED], synthetic_frames, static=True)))
+    for key, title, world in HARD_WORLDS:
+        sets.append(ScoreSet(key, f'synthetic, {title} (seed {SYNTHETIC_SEED}, '
+                             f'{synthetic_frames} frames)',
+                             _synthetic([SYNTHETIC_SEED], synthetic_frames, **world)))
     return sets, skipped

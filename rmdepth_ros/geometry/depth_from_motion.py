@@ -225,6 +225,11 @@ class DepthFromMotion:
         observed_flow = _resize(flow, full, cv2.INTER_LINEAR) * scale
         rigid = _rigid_flow(flow_depth, K, T, None)
         flow_full = np.where(moving_full[..., None] | ~np.isfinite(rigid), observed_flow, rigid)
+        # no depth, no outputs: where the network has none (outside a crop window), neither
+        # flow nor mask is claimed
+        unknown = ~np.isfinite(network_depth)
+        flow_full[unknown] = np.nan
+        moving_full &= ~unknown
         clock.mark('outputs')
         return GeometryOutput(depth_full.astype(np.float32), sigma_full,
                               flow_full.astype(np.float32), moving_full, observed, prior_sigma,

@@ -3,8 +3,8 @@
 Publishers exist for every enabled `publish_*` switch; per frame, an output is computed and
 converted only while its topic has subscribers. Odometry is the exception: it integrates every
 frame (subscribed or not, and for TF) so that it stays continuous, which also keeps the motion
-network running whenever odometry or TF is on, and so does depth_source 'fused' (its depth
-is measured from the camera's motion).
+network running whenever odometry or TF is on; with depth_source 'fused' a subscribed depth
+output needs it too (that depth is measured from the camera's motion).
 """
 
 from __future__ import annotations
@@ -76,5 +76,7 @@ def plan_outputs(config: NodeConfig, subscribers: dict[str, int], tf: bool) -> O
     motion = (wanted['odometry'] or tf or wanted['flow'] or wanted['flow_color']
               or wanted['mask'] or wanted['mask_overlay'] or drop_moving
               # fused depth is measured from the camera's motion
-              or config.depth_source == 'fused')
+              or (config.depth_source == 'fused' and (
+                  wanted['depth'] or wanted['depth_color'] or wanted['confidence']
+                  or wanted['points'])))
     return OutputPlan(**wanted, tf=tf, motion=motion)

@@ -13,8 +13,8 @@ def _type_name(message_class: type) -> str:
 
 def usage_text() -> str:
     """The help text; names the installed (or source-tree) parameters file."""
-    from rmdepth_ros.launch_config import share_file
     from rmdepth_ros.ros.endpoints import output_message_type
+    from rmdepth_ros.ros.launch_config import share_file
 
     outputs = '\n'.join(f'  {topic:<20} {_type_name(output_message_type(name))}'
                         for name, topic in TOPICS.items())

@@ -113,7 +113,7 @@ def share_file(relative: str) -> Path:
             share = None
     if share is not None and (share / relative).is_file():
         return share / relative
-    return Path(__file__).resolve().parent.parent / relative
+    return Path(__file__).resolve().parents[2] / relative
 
 
 def parse_bool(name: str, value: str) -> bool:
