@@ -24,14 +24,20 @@ PRESETS = {'ultrafast': cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
 class DenseFlow:
     """DIS flow between consecutive gray frames, with a forward-backward error."""
 
-    def __init__(self, preset: str = 'medium') -> None:
-        if preset not in PRESETS:
-            raise ValueError(f"flow preset must be one of {', '.join(PRESETS)}, got '{preset}'")
+    def __init__(self, preset: str = 'medium', check_preset: str | None = None) -> None:
+        """preset: DIS preset of the flow; check_preset: of the backward field that checks it
+        (default: the same)."""
+        check_preset = check_preset or preset
+        for name in (preset, check_preset):
+            if name not in PRESETS:
+                raise ValueError(f"flow preset must be one of {', '.join(PRESETS)}, "
+                                 f"got '{name}'")
         # OpenCV's DIS keeps using an input field once it was given one (its 'use the input
         # flow' switch never turns off again): calls with a starting field get their own
         # instance, so that the plain calls stay plain.
         self._dis = cv2.DISOpticalFlow_create(PRESETS[preset])
         self._dis_started = cv2.DISOpticalFlow_create(PRESETS[preset])
+        self._dis_check = cv2.DISOpticalFlow_create(PRESETS[check_preset])
 
     def flow(self, previous: np.ndarray, current: np.ndarray,
              initial: np.ndarray | None = None) -> np.ndarray:
@@ -51,7 +57,7 @@ class DenseFlow:
                        ) -> np.ndarray:
         """(H, W) float32 pixels: how far from x the previous -> current flow, read at x - flow,
         brings each current pixel x back (0 for a perfectly consistent pair)."""
-        forward = self._dis.calc(previous, current, None)   # previous grid, previous -> current
+        forward = self._dis_check.calc(previous, current, None)  # previous grid, prev -> cur
         height, width = current.shape
         v, u = np.mgrid[0:height, 0:width].astype(np.float32)
         map_x, map_y = u - flow[..., 0], v - flow[..., 1]

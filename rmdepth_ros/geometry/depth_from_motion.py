@@ -62,6 +62,7 @@ class GeometryOptions:
 
     max_width: int = 1280
     flow_preset: str = 'medium'
+    check_preset: str = 'medium'
     flow_sigma_px: float = 0.35
     max_backward_px: float = 0.5
     max_epipolar_px: float = 1.0
@@ -113,7 +114,7 @@ class DepthFromMotion:
 
     def __init__(self, options: GeometryOptions | None = None) -> None:
         self.options = options or GeometryOptions()
-        self._flow = DenseFlow(self.options.flow_preset)
+        self._flow = DenseFlow(self.options.flow_preset, self.options.check_preset)
         self.filter = DepthFilter(self.options.filter)
         self._previous: _Previous | None = None
         self._grid: tuple[tuple[int, int], np.ndarray, np.ndarray] | None = None
