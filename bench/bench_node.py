@@ -153,16 +153,17 @@ class Client(Node):
 
 
 def bench_node(weights: str, device: str, frames: list[np.ndarray], K: np.ndarray,
-               warmup: int, load: float, load_frames: int, backend: str = 'torch'
-               ) -> tuple[dict[str, Any], Any]:
+               warmup: int, load: float, load_frames: int, backend: str = 'auto',
+               depth_source: str = 'fused') -> tuple[dict[str, Any], Any]:
     """Bare estimator and node on the same frames, alternating frame by frame so that both
     see the same machine load. Returns the results and the bare estimator's last output."""
-    bare = Estimator(weights, device=device, backend=backend)
+    bare = Estimator(weights, device=device, backend=backend, depth_source=depth_source)
     context = rclpy.Context()
     rclpy.init(context=context)
     node = RMDepthNode(context=context, parameter_overrides=[
         Parameter('weights', value=weights), Parameter('device', value=device),
         Parameter('backend', value=backend), Parameter('qos_reliability', value='reliable'),
+        Parameter('depth_source', value=depth_source),
         # frames are stamped with the wall clock, seconds apart on a slow CPU: keep the state
         Parameter('max_frame_gap', value=3600.0)])
     client = Client(context)
@@ -236,7 +237,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--weights', default=None, help='weights file (default: random init)')
     parser.add_argument('--device', default='cpu')
-    parser.add_argument('--backend', default='torch', help='torch, onnxruntime or openvino')
+    parser.add_argument('--backend', default='auto',
+                        help="auto (the node's default), torch, onnxruntime or openvino")
+    parser.add_argument('--depth-source', default='fused', choices=('fused', 'network'),
+                        help="the node's depth_source (default: fused, the node's default)")
     parser.add_argument('--width', type=int, default=640)
     parser.add_argument('--height', type=int, default=192)
     parser.add_argument('--frames', type=int, default=8, help='measured frames per run')
@@ -262,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         frames = make_frames(args.warmup + args.frames, args.width, args.height)
         K = intrinsics(args.width, args.height)
         node, last = bench_node(weights, args.device, frames, K, args.warmup, args.load,
-                                args.frames, args.backend)
+                                args.frames, args.backend, args.depth_source)
         conversions = bench_conversions(frames[-1], last)
         bare = node.pop('bare_estimator')
 

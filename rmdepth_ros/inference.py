@@ -409,12 +409,12 @@ class Estimator:
         """The geometry stage: depth, confidence, flow and masks refined by what the camera's
         motion measures (rmdepth_ros.geometry.depth_from_motion). Only a motion the images
         confirmed (hybrid 'geometry', or the network's with motion_source 'network') is used
-        to measure; a fallback or a standing camera carries the filter without measuring."""
+        to measure; a standing camera keeps the filter without measuring, a fallback drops it."""
         info = out.motion_info
-        trusted = info is None or info.source == 'geometry'
+        trusted = info is None or info.source in ('geometry', 'standing')
         standing = info is not None and info.source == 'standing'
         result = self._geometry.step(gray, intrinsics, out.depth, out.motion,
-                                     out.motion_mask, standing=standing or not trusted)
+                                     out.motion_mask, standing=standing, trusted=trusted)
         out.depth = result.depth
         out.confidence, out.geometry = result.sigma, result
         self.last_observed = result.observed

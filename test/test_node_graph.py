@@ -56,7 +56,8 @@ PERIOD = 0.2  # s between frames
 TIMEOUT = 20.0
 
 OUTPUTS = {
-    'depth': Image, 'depth/camera_info': CameraInfo, 'depth/color': Image, 'flow': Image,
+    'depth': Image, 'depth/camera_info': CameraInfo, 'depth/color': Image,
+    'depth/confidence': Image, 'flow': Image,
     'flow/color': Image, 'motion_mask': Image, 'motion_mask/overlay': Image,
     'points': PointCloud2, 'odom': Odometry, 'odom/path': PathMsg,
 }
@@ -251,6 +252,13 @@ def test_stream_from_camera_process(graph: Graph) -> None:
         np.testing.assert_allclose(info.k, expected)
         colour = outputs['depth/color']
         assert (colour.encoding, colour.width, colour.height) == ('bgr8', WIDTH, HEIGHT)
+        # depth_source fused (the default): a relative 1-sigma per pixel, aligned with depth
+        confidence = outputs['depth/confidence']
+        assert confidence.header == depth.header
+        assert (confidence.encoding, confidence.width, confidence.height) == (
+            '32FC1', WIDTH, HEIGHT)
+        sigma = image_to_array(confidence)
+        assert np.all(np.isfinite(sigma) & (sigma > 0))
         cloud = outputs['points']
         assert cloud.header == depth.header and cloud.width > 0
         assert {f.name for f in cloud.fields} == {'x', 'y', 'z', 'rgb'}

@@ -75,6 +75,8 @@ class GeometryOptions:
     initial_flow: bool = True
     flow_epipolar_px: float = 3.0
     temporal: bool = True
+    prior_gate: float = 3.0
+    scale_reset: float = 0.15
     densify: DensifyOptions = field(default_factory=DensifyOptions)
     filter: FilterOptions = field(default_factory=FilterOptions)
     mask: MaskOptions = field(default_factory=MaskOptions)
@@ -128,13 +130,16 @@ class DepthFromMotion:
 
     def step(self, gray: np.ndarray, K: np.ndarray, network_depth: np.ndarray,
              prev_from_cur: np.ndarray | None, network_mask: np.ndarray | None = None,
-             standing: bool = False) -> GeometryOutput:
+             standing: bool = False, trusted: bool = True) -> GeometryOutput:
         """One frame.
 
         gray: (H, W) uint8. K: (3, 3) its intrinsics. network_depth: (H, W) float32 model
         units, NaN invalid. prev_from_cur: (4, 4) T_prev_cur in model units, None when there
         is no previous frame (first frame, reset). network_mask: (H, W) bool or None.
-        standing: the camera is known to stand still (no parallax to measure).
+        standing: the camera is known to stand still (no parallax to measure; the belief is
+        kept). trusted: False when the motion is a guess (a fallback of the motion source,
+        e.g. pure rotation): the belief is dropped, the depth is the network's, the flow the
+        observed one, the mask the network's.
         """
         opt = self.options
         full = gray.shape
@@ -155,6 +160,9 @@ class DepthFromMotion:
             self._previous = _Previous(small, depth_small)
             self.counts[reason] += 1
             return GeometryOutput(network_depth, prior, reason=reason)
+        if not trusted:
+            return self._untrusted(previous, small, depth_small, network_depth, network_mask,
+                                   prior)
 
         T = np.asarray(prev_from_cur, np.float64)
         clock = _Clock()
@@ -189,17 +197,31 @@ class DepthFromMotion:
         measured = (reliable & np.isfinite(tri.inverse_depth)
                     & (np.abs(tri.parallax_px) >= opt.min_parallax_px)
                     & (tri.epipolar_px <= opt.max_epipolar_px))
+        if opt.scale_reset > 0 and not standing and self._scale_disagrees(tri, measured):
+            # this frame's step length and the belief disagree on the scene's scale (a speed
+            # change the motion's length has not followed yet): the belief is dropped rather
+            # than mixed with measurements of another scale
+            self.filter.reset()
+            self.counts['scale reset'] += 1
         if standing or not measured.any():
             reason = 'standing' if standing else 'no parallax'
-            moving = np.zeros(work_shape, bool)
+            network_small = network_mask_small(network_mask, work_shape)
+            moving = np.zeros(work_shape, bool) if network_small is None else network_small
             clock.mark('filter')
         else:
             evidence = geometric_evidence(tri, sigma_px, reliable, reference, reference_sigma,
                                           opt.mask)
             if opt.mask.inconsistent_sigmas > 0:
                 evidence |= self._inconsistent(tri, sigma_px, depth_small, measured & ~evidence)
+            excluded = evidence
+            network_small = network_mask_small(network_mask, work_shape)
+            if network_small is not None and opt.mask.network_margin_px >= 0:
+                # the network's movers stay out of the filter too, with a margin for its edges
+                size = 2 * opt.mask.network_margin_px + 1
+                excluded = evidence | cv2.dilate(network_small.astype(np.uint8),
+                                                 np.ones((size, size), np.uint8)).astype(bool)
             outliers = self.filter.update(tri.inverse_depth, np.square(tri.sigma(sigma_px)),
-                                          measured & ~evidence)
+                                          measured & ~excluded)
             clock.mark('filter')
             if opt.mask.use_filter_outliers:
                 evidence |= outliers & reliable
@@ -238,6 +260,36 @@ class DepthFromMotion:
 
     # -- steps -------------------------------------------------------------------------------
 
+    def _untrusted(self, previous: _Previous, small: np.ndarray, depth_small: np.ndarray,
+                   network_depth: np.ndarray, network_mask: np.ndarray | None,
+                   prior: np.ndarray) -> GeometryOutput:
+        """A frame whose motion is a guess: nothing measured, nothing kept."""
+        self.filter.reset()
+        self._previous = _Previous(small, depth_small)
+        self.counts['motion not trusted'] += 1
+        full = network_depth.shape
+        scale = np.float32([full[1] / small.shape[1], full[0] / small.shape[0]])
+        flow = _resize(self._flow.flow(previous.gray, small), full, cv2.INTER_LINEAR) * scale
+        unknown = ~np.isfinite(network_depth)
+        flow[unknown] = np.nan
+        moving = (np.zeros(full, bool) if network_mask is None
+                  else network_mask.astype(bool) & ~unknown)
+        return GeometryOutput(network_depth, prior, flow, moving,
+                              reason='motion not trusted')
+
+    def _scale_disagrees(self, tri, measured: np.ndarray) -> bool:
+        """The median ratio of this frame's inverse depths to the propagated belief, over the
+        pixels the belief is sure of, is further than scale_reset (log) from 1."""
+        belief, var = self.filter.rho, self.filter.var
+        if belief is None:
+            return False
+        with np.errstate(invalid='ignore'):
+            sure = measured & np.isfinite(belief) & (np.sqrt(var) < 0.1 * belief)
+        if sure.mean() < self.options.min_measured:
+            return False
+        ratio = float(np.median(tri.inverse_depth[sure] / belief[sure]))
+        return abs(np.log(ratio)) > self.options.scale_reset
+
     def _inconsistent(self, tri, sigma_px: np.ndarray, network: np.ndarray,
                       measured: np.ndarray) -> np.ndarray:
         """This frame's measurements that its own scale field cannot explain
@@ -251,8 +303,7 @@ class DepthFromMotion:
         # a wide field: a car's own pixels must be a minority where it is spread
         wide = replace(self.options.densify, sigma=self.options.mask.inconsistency_radius)
         field, _, used = scale_field(network, measured_depth, relative, None, wide)
-        return measured & depth_inconsistency(correction, relative, field, used,
-                                              self.options.mask)
+        return depth_inconsistency(correction, relative, field, measured, self.options.mask)
 
     def _fuse(self, network: np.ndarray, moving: np.ndarray
               ) -> tuple[np.ndarray, np.ndarray, float, float | None]:
@@ -272,8 +323,14 @@ class DepthFromMotion:
         if confident.mean() < opt.min_measured:
             return network, sigma, observed, None
         log_ratio = np.log(network[confident] * rho[confident])
-        prior_sigma = float(np.clip(1.4826 * np.median(np.abs(log_ratio - np.median(
-            log_ratio))), opt.min_prior_sigma, opt.max_prior_sigma))
+        offset = float(np.median(log_ratio))
+        prior_sigma = float(np.clip(1.4826 * np.median(np.abs(log_ratio - offset)),
+                                    opt.min_prior_sigma, opt.max_prior_sigma))
+        if opt.prior_gate > 0:
+            # a belief far outside the network's measured spread is more likely a mover seen
+            # as static (traffic along the epipolar lines) than a network that wrong
+            with np.errstate(divide='ignore', invalid='ignore'):
+                have &= np.abs(np.log(network * rho) - offset) <= opt.prior_gate * prior_sigma
         with np.errstate(divide='ignore', invalid='ignore'):
             measured = np.where(have, 1.0 / rho, np.nan)
             field, density, used = scale_field(network, measured, np.where(have, relative,

@@ -43,6 +43,8 @@ class MaskOptions:
     use_filter_outliers: bool = True
     inconsistent_sigmas: float = 3.0
     inconsistency_radius: float = 0.1
+    network_margin_px: int = 2
+    window: float = 0.02
     max_fraction: float = 0.6
 
 
@@ -67,16 +69,26 @@ def geometric_evidence(tri: Triangulation, sigma_px: np.ndarray, reliable: np.nd
 
 
 def depth_inconsistency(correction: np.ndarray, relative_sigma: np.ndarray, field: np.ndarray,
-                        used: np.ndarray, options: MaskOptions) -> np.ndarray:
+                        measured: np.ndarray, options: MaskOptions) -> np.ndarray:
     """(H, W) bool measured pixels whose log(measured / network) `correction` departs from the
-    spread `field` by more than inconsistent_sigmas x sqrt(relative_sigma^2 + spread^2), the
-    spread being the robust 1-sigma of the residuals of the pixels the field kept (`used`)."""
-    residual = correction - field
-    kept = residual[used]
-    spread = float(1.4826 * np.median(np.abs(kept))) if kept.size else np.inf
+    wide `field` coherently: the residual averaged over a small window of measured pixels
+    (`window`, share of the width; a car's offset is shared by its pixels, the flow's noise
+    is not) beyond inconsistent_sigmas x its robust spread over the frame."""
+    residual = np.where(measured, correction - field, 0).astype(np.float32)
+    weight = measured.astype(np.float32)
+    size = max(3, int(round(options.window * residual.shape[1])) | 1)
+    total = cv2.boxFilter(residual, -1, (size, size), normalize=False)
+    count = cv2.boxFilter(weight, -1, (size, size), normalize=False)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        local = total / count
+    usable = measured & (count >= 0.25 * size * size)
+    values = local[usable]
+    if values.size == 0:
+        return np.zeros_like(measured)
+    centre = float(np.median(values))
+    spread = float(1.4826 * np.median(np.abs(values - centre)))
     with np.errstate(invalid='ignore'):
-        bound = options.inconsistent_sigmas * np.sqrt(np.square(relative_sigma) + spread ** 2)
-        return np.isfinite(residual) & (np.abs(residual) > bound)
+        return usable & (np.abs(local - centre) > options.inconsistent_sigmas * spread)
 
 
 def clean_mask(evidence: np.ndarray, network_mask: np.ndarray | None, options: MaskOptions

@@ -57,7 +57,9 @@ class HybridOptions:
     which the camera stands still. parallax_px: median de-rotated track length below which the
     direction is unobservable (pure rotation). max_rotation_gap_deg / max_direction_gap_deg:
     the gate against the network's motion. scale_smoothing: weight of the previous frame's
-    length in the smoothed length (0 = none); direction_smoothing: likewise for the direction.
+    length in the smoothed length (0 = none); fast_smoothing: that of a faster average kept
+    beside it: when the two part by more than scale_switch (log ratio), the speed changed and
+    the fast one is taken. direction_smoothing: likewise for the direction.
     max_direction_jump_deg: a direction further than max_direction_gap_deg from the network's
     is still accepted within this of the previous frame's. A disagreeing network is overruled
     when its motion explains the tracks worse than prior_residual_factor x the geometry's
@@ -78,6 +80,8 @@ class HybridOptions:
     prior_residual_factor: float = 2.0
     prior_residual_px: float = 0.5
     scale_smoothing: float = 0.9
+    fast_smoothing: float = 0.5
+    scale_switch: float = 0.3
     mask_margin_px: int = 4
     max_moving_fraction: float = 0.5
     method: str = 'accurate'
@@ -123,6 +127,7 @@ class HybridMotion:
     counts: Counter = field(default_factory=Counter)
     _previous: _Frame | None = None
     _length: float | None = None
+    _fast: float | None = None
     _direction: np.ndarray | None = None
 
     def reset(self) -> None:
@@ -211,8 +216,18 @@ class HybridMotion:
         if len(ratios) < opt.min_inliers // 2:
             return self._fallback(prior, 'no depth for scale', tracks, inliers)
         length = float(np.median(ratios))
+        raw = length
         if self._length is not None and opt.scale_smoothing > 0:
             length = opt.scale_smoothing * self._length + (1 - opt.scale_smoothing) * length
+            # a fast average beside the slow one: when they part by more than scale_switch,
+            # the speed really changed (a stop, a start) and the slow one would lag for
+            # seconds: it is reset to the fast one
+            fast = opt.fast_smoothing * self._fast + (1 - opt.fast_smoothing) * raw
+            if abs(np.log(fast / length)) > opt.scale_switch:
+                length = fast
+            self._fast = fast
+        else:
+            self._fast = raw
         self._length = length
         if self._direction is not None and opt.direction_smoothing > 0:
             t = opt.direction_smoothing * self._direction + (1 - opt.direction_smoothing) * t
