@@ -41,7 +41,7 @@ class MaskOptions:
     far_factor: float = 3.0
     min_area: float = 0.0005
     use_filter_outliers: bool = True
-    inconsistent_sigmas: float = 3.0
+    inconsistent_sigmas: float = 4.0
     inconsistency_radius: float = 0.1
     network_margin_px: int = 2
     window: float = 0.02

@@ -81,7 +81,7 @@ class HybridOptions:
     prior_residual_px: float = 0.5
     scale_smoothing: float = 0.9
     fast_smoothing: float = 0.5
-    scale_switch: float = 0.3
+    scale_switch: float = 0.4
     mask_margin_px: int = 4
     max_moving_fraction: float = 0.5
     method: str = 'accurate'
