@@ -67,6 +67,21 @@ def make_frames(count: int, width: int, height: int) -> list[np.ndarray]:
     return [np.ascontiguousarray(texture[:, 4 * i:4 * i + width]) for i in range(count)]
 
 
+def drive_frames(count: int, width: int, height: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """Frames of the synthetic street world (held-out seed 2000, a camera driving forward
+    with traffic) and their intrinsics: the geometry stage of depth_source 'fused' measures
+    on every frame, as on a real car."""
+    import warnings
+
+    from rmdepth_ros.synth.sequence import SynthConfig, SyntheticSequence
+
+    with warnings.catch_warnings():  # the renderer's harmless NaN warnings (sky rays)
+        warnings.simplefilter('ignore', RuntimeWarning)
+        sequence = list(SyntheticSequence(SynthConfig(width=width, height=height,
+                                                      frames=count, seed=2000)))
+    return [frame.image for frame in sequence], sequence[0].intrinsics
+
+
 def intrinsics(width: int, height: int) -> np.ndarray:
     """A KITTI-like camera: fx = fy = 0.58 * width (3, 3), pixels."""
     f = 0.58 * width
@@ -241,6 +256,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="auto (the node's default), torch, onnxruntime or openvino")
     parser.add_argument('--depth-source', default='fused', choices=('fused', 'network'),
                         help="the node's depth_source (default: fused, the node's default)")
+    parser.add_argument('--scene', choices=('drive', 'pan'), default='drive',
+                        help='drive: the synthetic street world, a camera driving forward '
+                        '(default); pan: a random texture panning sideways (no parallax)')
     parser.add_argument('--width', type=int, default=640)
     parser.add_argument('--height', type=int, default=192)
     parser.add_argument('--frames', type=int, default=8, help='measured frames per run')
@@ -263,8 +281,11 @@ def main(argv: list[str] | None = None) -> int:
             weights = str(Path(tmp) / 'random.safetensors')
             config = RMDepthConfig()
             save_weights(weights, RMDepth(config), config, (args.width, args.height))
-        frames = make_frames(args.warmup + args.frames, args.width, args.height)
-        K = intrinsics(args.width, args.height)
+        if args.scene == 'drive':
+            frames, K = drive_frames(args.warmup + args.frames, args.width, args.height)
+        else:
+            frames = make_frames(args.warmup + args.frames, args.width, args.height)
+            K = intrinsics(args.width, args.height)
         node, last = bench_node(weights, args.device, frames, K, args.warmup, args.load,
                                 args.frames, args.backend, args.depth_source)
         conversions = bench_conversions(frames[-1], last)

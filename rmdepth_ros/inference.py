@@ -292,6 +292,8 @@ class Estimator:
             self.reset(reason)
         reset_reason, self._pending_reset = self._pending_reset, None
 
+        if self._geometry is not None:  # image-only geometry runs beside the networks
+            self._geometry.prefetch(gray, intrinsics)
         window = input_window((size[1], size[0]), self.input_size, self.resize)
         tensor = to_network_tensor(window.to_network(image), window.net_size, self.device)
         # 'native': depth on the whole image at its own aspect; the motion network on the

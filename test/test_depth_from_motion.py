@@ -191,3 +191,20 @@ def test_sliced_intrinsics_are_made_contiguous() -> None:
     _, k, _ = validate_frame(np.zeros((16, 16), np.uint8), K, 0.0)
     assert k.flags.c_contiguous
     np.testing.assert_array_equal(k, K)
+
+
+def test_prefetched_check_gives_the_same_frame(frames) -> None:
+    """The consistency check's DIS field computed in a worker thread while the networks run
+    (`prefetch`) gives exactly what the step computes in place."""
+    plain, early = DepthFromMotion(), DepthFromMotion()
+    for i, frame in enumerate(frames[:4]):
+        gray, depth = to_gray(frame.image), _network_depth(frame)
+        motion = None if i == 0 else _motion(frames, i)
+        early.prefetch(gray, frame.intrinsics)
+        a = plain.step(gray, frame.intrinsics, depth, motion)
+        b = early.step(gray, frame.intrinsics, depth, motion)
+        np.testing.assert_array_equal(a.depth, b.depth)
+        if i:
+            np.testing.assert_array_equal(a.flow, b.flow)
+            np.testing.assert_array_equal(a.moving, b.moving)
+    assert early._pending is None  # collected by the step

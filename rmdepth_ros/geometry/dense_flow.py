@@ -53,11 +53,19 @@ class DenseFlow:
         start = np.ascontiguousarray(-initial, dtype=np.float32)
         return -self._dis_started.calc(current, previous, start)
 
-    def backward_error(self, previous: np.ndarray, current: np.ndarray, flow: np.ndarray
-                       ) -> np.ndarray:
+    def forward_field(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+        """(H, W, 2) float32 DIS flow previous -> current on the previous grid (OpenCV's
+        convention), the check's other direction. Needs only the images: it can run while the
+        networks do."""
+        return self._dis_check.calc(previous, current, None)
+
+    def backward_error(self, previous: np.ndarray, current: np.ndarray, flow: np.ndarray,
+                       forward: np.ndarray | None = None) -> np.ndarray:
         """(H, W) float32 pixels: how far from x the previous -> current flow, read at x - flow,
-        brings each current pixel x back (0 for a perfectly consistent pair)."""
-        forward = self._dis_check.calc(previous, current, None)  # previous grid, prev -> cur
+        brings each current pixel x back (0 for a perfectly consistent pair). forward: the
+        `forward_field` of the pair when it was computed already."""
+        if forward is None:
+            forward = self.forward_field(previous, current)
         height, width = current.shape
         v, u = np.mgrid[0:height, 0:width].astype(np.float32)
         map_x, map_y = u - flow[..., 0], v - flow[..., 1]

@@ -24,6 +24,7 @@ epipole's surroundings - the depth is exactly the network's and its confidence t
 from __future__ import annotations
 
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 import time
 
@@ -120,12 +121,14 @@ class DepthFromMotion:
         self.filter = DepthFilter(self.options.filter)
         self._previous: _Previous | None = None
         self._grid: tuple[tuple[int, int], np.ndarray, np.ndarray] | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: tuple[np.ndarray, Future] | None = None
         #: frames by outcome: 'measured', or the reason nothing was
         self.counts: Counter = Counter()
 
     def reset(self) -> None:
         """Forget everything: the next frame is a first frame."""
-        self._previous = None
+        self._previous = self._pending = None
         self.filter.reset()
 
     def step(self, gray: np.ndarray, K: np.ndarray, network_depth: np.ndarray,
@@ -171,7 +174,8 @@ class DepthFromMotion:
             initial = np.nan_to_num(_rigid_flow(previous.depth, K_work, T, rays))
         flow = self._flow.flow(previous.gray, small, initial)
         clock.mark('flow')
-        backward = self._flow.backward_error(previous.gray, small, flow)
+        backward = self._flow.backward_error(previous.gray, small, flow,
+                                             self._take_forward(small))
         clock.mark('flow_check')
         sigma_px = opt.flow_sigma_px + np.nan_to_num(backward, nan=1e3)
         # flat image regions (sky, smooth road) give DIS nothing to hold on to: a flow there
@@ -276,6 +280,29 @@ class DepthFromMotion:
                   else network_mask.astype(bool) & ~unknown)
         return GeometryOutput(network_depth, prior, flow, moving,
                               reason='motion not trusted')
+
+    def prefetch(self, gray: np.ndarray, K: np.ndarray) -> None:
+        """Start this frame's image-only work (the consistency check's DIS field) in a
+        worker thread, so that it runs while the caller runs the networks; `step` on the same
+        frame collects it. OpenCV releases the GIL while it works."""
+        if self._previous is None:
+            return
+        work_shape, _, _ = self._working_grid(gray.shape, K)
+        small = _resize(gray, work_shape, cv2.INTER_AREA)
+        if small.shape != self._previous.gray.shape:
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix='rmdepth_dis')
+        self._pending = (small, self._pool.submit(self._flow.forward_field,
+                                                  self._previous.gray, small))
+
+    def _take_forward(self, small: np.ndarray) -> np.ndarray | None:
+        """The prefetched forward field of this frame, or None (then computed in place)."""
+        pending, self._pending = self._pending, None
+        if pending is None or pending[0].shape != small.shape or not np.array_equal(
+                pending[0], small):
+            return None
+        return pending[1].result()
 
     def _scale_disagrees(self, tri, measured: np.ndarray) -> bool:
         """The median ratio of this frame's inverse depths to the propagated belief, over the
