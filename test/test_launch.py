@@ -89,13 +89,14 @@ def test_launch_with_every_argument(tmp_path: Path, with_rviz2: Path) -> None:
         'image': 'front/image', 'camera_info': '/front/info', 'weights': '/w.safetensors',
         'device': 'cuda:0', 'namespace': '/robot/', 'params_file': str(params),
         'use_sim_time': 'True', 'rviz': '1', 'backend': 'torch', 'precision': 'fp16',
-        'resize': 'crop', 'motion_source': 'network', 'adapt': 'TRUE', 'scale_mode': 'fixed',
-        'image_transport': 'compressed'})
+        'resize': 'crop', 'motion_source': 'network', 'depth_source': 'network', 'adapt': 'TRUE',
+        'scale_mode': 'fixed', 'image_transport': 'compressed'})
     assert settings['namespace'] == 'robot'
     assert settings['parameters'] == [str(params), {
         'use_sim_time': True, 'weights': '/w.safetensors', 'device': 'cuda:0',
         'backend': 'torch', 'precision': 'fp16', 'resize': 'crop', 'motion_source': 'network',
-        'adapt': True, 'scale_mode': 'fixed', 'image_transport': 'compressed'}]
+        'depth_source': 'network', 'adapt': True, 'scale_mode': 'fixed',
+        'image_transport': 'compressed'}]
     assert ('image/compressed', 'front/image/compressed') in settings['remappings']
     assert settings['rviz']['enabled']
     topics = settings['rviz']['topics']
@@ -128,10 +129,10 @@ def test_launch_argument_errors(args: dict, expected: str) -> None:
 
 def test_node_parameter_arguments_follow_the_node_table() -> None:
     """Each is a declared node parameter, described as the node describes it, default empty
-    (the params_file's value); depth_source appears once the node declares it."""
+    (the params_file's value); an argument appears only once the node declares it."""
     node_arguments = [n for n in LAUNCH_ARGUMENTS if n in NODE_PARAMETER_ARGUMENTS]
-    assert {'weights', 'device', 'backend', 'resize', 'motion_source', 'adapt'} <= set(
-        node_arguments)
+    assert {'weights', 'device', 'backend', 'resize', 'motion_source', 'depth_source',
+            'adapt'} <= set(node_arguments)
     assert set(node_arguments) == set(NODE_PARAMETER_ARGUMENTS) & set(SPECS)
     for name in node_arguments:
         default, description = LAUNCH_ARGUMENTS[name]

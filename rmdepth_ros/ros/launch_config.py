@@ -84,6 +84,7 @@ LAUNCH_ARGUMENTS: dict[str, tuple[str, str]] = launch_arguments(SPECS)
 #: the `image` argument.
 RVIZ_TOPICS = {
     'Depth': 'depth/color',
+    'Depth confidence (relative sigma)': 'depth/confidence',
     'Points': 'points',
     'Flow': 'flow/color',
     'Motion mask': 'motion_mask/overlay',
