@@ -5,6 +5,7 @@
     rmdepth-train export runs/NAME [--out FILE] [--dtype float16]
     rmdepth-train evaluate WEIGHTS [--render WxH] [--breakdown] [--seeds validation] [--json FILE]
     rmdepth-train adapt SOURCE [SOURCE ...] --minutes M --out FILE [--weights START]
+    rmdepth-train label SOURCE --out DIR [--weights FILE]   (pseudo-labels from geometry)
 
 Multi-GPU: torchrun --nproc_per_node=N -m rmdepth_training.cli train --config ...
 Configuration errors print one line and exit with status 2.
@@ -22,6 +23,10 @@ from rmdepth_training.config import ConfigError, build_config, from_flat
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ['label']:
+        from rmdepth_training.label import main as label_main
+
+        return label_main(argv[1:])
     if argv[:1] == ['adapt']:
         # Its own parser, options first included (argparse's REMAINDER would not take them).
         from rmdepth_training.adapt_offline import main as adapt_main
@@ -41,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument('--notes', default='', help='extra text for the notes field')
     evaluate = sub.add_parser('evaluate', help='evaluate a weights file (evaluate_synthetic)')
     evaluate.add_argument('rest', nargs=argparse.REMAINDER)
+    sub.add_parser('label', add_help=False,
+                   help='pseudo-labels: fused depth over a video (--help: options)')
     adapt = sub.add_parser('adapt', add_help=False,
                            help='adapt weights to your camera from your video (--help: options)')
     adapt.add_argument('rest', nargs=argparse.REMAINDER)
