@@ -86,3 +86,74 @@ def test_bad_source_is_one_line(tmp_path: Path, capsys) -> None:
     assert _label(tmp_path / 'nowhere', tmp_path / 'labels') == 2
     error = capsys.readouterr().err.strip()
     assert '\n' not in error and 'no such file or folder' in error
+
+
+# -- pseudo-labels in training --------------------------------------------------------------
+
+def test_pseudo_label_loss_is_scale_blind_and_weighted() -> None:
+    from rmdepth_training.pseudo_labels import pseudo_label_loss
+    import torch
+
+    label = torch.rand(2, 1, 8, 16) * 20 + 1
+    weight = torch.ones_like(label)
+    assert float(pseudo_label_loss(label * 3.0, label, weight)) < 1e-3  # any scale
+    wrong = label.clone()
+    wrong[..., :4] *= 2.0  # half of the image twice as far
+    assert float(pseudo_label_loss(wrong, label, weight)) > 0.2
+    # the wrong half weighs nothing: the loss sees only the right half
+    weight[..., :4] = 0.0
+    assert float(pseudo_label_loss(wrong, label, weight)) < 1e-3
+    assert float(pseudo_label_loss(wrong, label, torch.zeros_like(weight))) == 0.0
+
+
+def test_labels_ride_along_real_frames_at_the_network_size(video, tmp_path: Path) -> None:
+    from rmdepth_training.config import AugmentConfig, DataConfig
+    from rmdepth_training.datasets import RealTriplets, TrainStream
+
+    from rmdepth_ros.datasets.sequence import DataError
+
+    folder, _ = video
+    labels = tmp_path / 'labels'
+    assert _label(folder, labels) == 0
+    source = RealTriplets((str(folder),), 1, (str(labels),))
+    data = DataConfig(kind='synthetic', width=160, height=48)
+    stream = TrainStream(source, data, AugmentConfig(), seed=3)
+    sample = stream[source.length - 1]
+    assert sample['pl_depth'].shape == (1, 48, 160) and sample['pl_weight'].shape == (1, 48, 160)
+    assert float(sample['pl_weight'].max()) > 0 and float(sample['gt_valid']) == 0.0
+    measured = sample['pl_weight'] > 0
+    assert bool((sample['pl_depth'][measured] > 0).all())
+    # a missing label: that frame trains without one, and is counted
+    (labels / '000005.npz').unlink()
+    item = source.items.index((str(folder), 5))
+    assert source.sample(item, np.random.default_rng(0)).truth is None
+    assert source.missing_labels == 1
+    with pytest.raises(DataError, match='not a label folder'):
+        RealTriplets((str(folder),), 1, (str(tmp_path),))
+    with pytest.raises(DataError, match='one per sequence'):
+        RealTriplets((str(folder),), 1, (str(labels), str(labels)))
+
+
+def test_labels_of_another_size_or_zero_confidence(video, tmp_path: Path) -> None:
+    from rmdepth_training.pseudo_labels import label_maps
+
+    from rmdepth_ros.datasets.sequence import DataError
+
+    path = tmp_path / 'x.npz'
+    depth = np.full((4, 6), 5.0, np.float32)
+    np.savez(path, depth=depth, confidence=np.zeros_like(depth), moving=np.zeros((4, 6), bool),
+             motion=np.eye(4), intrinsics=np.eye(3))
+    maps = label_maps(str(path), (6, 4))
+    assert not maps['pl_weight'].any()  # sigma 0 claims a certainty nothing has: no label
+    with pytest.raises(DataError, match='another camera size'):
+        label_maps(str(path), (12, 8))
+
+
+def test_config_needs_labels_for_the_pseudo_depth_loss() -> None:
+    from rmdepth_training.config import ConfigError, build_config
+
+    with pytest.raises(ConfigError, match='loss.pseudo_depth'):
+        build_config(None, ['loss.pseudo_depth=0.5'])
+    with pytest.raises(ConfigError, match='data.real_labels'):
+        build_config(None, ['data.real_sequences=[a, b]', 'data.real_labels=[c]',
+                            'data.real_fraction=0.5'])

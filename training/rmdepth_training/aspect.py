@@ -24,7 +24,7 @@ from rmdepth_ros.resize import native_size
 from rmdepth_training.config import AugmentConfig
 
 #: truth maps that are images on the target grid (the rest, e.g. 'gt_T', are not)
-_GRID_KEYS = ('gt_depth', 'gt_flow', 'gt_flow_valid', 'gt_object')
+_GRID_KEYS = ('gt_depth', 'gt_flow', 'gt_flow_valid', 'gt_object', 'pl_depth', 'pl_weight')
 
 
 def batch_size_for(cfg: AugmentConfig, budget: tuple[int, int], rng: np.random.Generator

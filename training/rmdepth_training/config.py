@@ -62,6 +62,8 @@ class DataConfig:
     real_sequences: folders or bags of real video (anything `rmdepth_ros.open_sequence` reads)
       mixed into a synthetic run; no ground truth is used from them.
     real_fraction: probability that a sample comes from real_sequences.
+    real_labels: one `rmdepth-train label` folder per entry of real_sequences (same order), or
+      none: their pseudo-labels feed the depth loss `loss.pseudo_depth` (`pseudo_labels.py`).
     synth_look: appearance of the synthetic world, 'classic' or 'photo' (`SynthConfig.look`);
       the held-out validation sequences stay 'classic'.
     shards: pre-rendered synthetic shards (`shards.py`) mixed into a synthetic run;
@@ -89,6 +91,7 @@ class DataConfig:
     reverse_prob: float = 0.0
     real_sequences: tuple[str, ...] = ()
     real_fraction: float = 0.0
+    real_labels: tuple[str, ...] = ()
     synth_look: str = 'classic'
     shards: tuple[str, ...] = ()
     shard_fraction: float = 0.0
@@ -176,6 +179,8 @@ class LossConfig:
       comes from earlier sources only. False: (target, source) for every source.
     supervised: weight of the supervised warm-start terms on samples with exact ground truth
       (the synthetic world; `supervised.py`), 0 = the paper's self-supervised recipe only.
+    pseudo_depth: weight of the confidence-weighted scale-invariant depth loss on the
+      pseudo-labels of real video (`pseudo_labels.py`, data.real_labels); 0 = off.
     sup_*_weight: the terms inside it: depth (scale-invariant log), rotation (radians),
       translation (L1, metres), flow (EPE, pixels), object motion (L1, metres).
     """
@@ -194,6 +199,7 @@ class LossConfig:
     cycle_translation_weight: float = 0.0
     temporal_order: bool = True
     supervised: float = 0.0
+    pseudo_depth: float = 0.0
     sup_depth_weight: float = 1.0
     sup_rotation_weight: float = 10.0
     sup_translation_weight: float = 1.0
@@ -396,6 +402,13 @@ def validate(config: TrainConfig) -> None:
                           f'{data.frame_step_max}')
     if data.real_fraction > 0 and not data.real_sequences:
         raise ConfigError("config key 'data.real_fraction': needs data.real_sequences")
+    if data.real_labels and len(data.real_labels) != len(data.real_sequences):
+        raise ConfigError(f"config key 'data.real_labels': one label folder per entry of "
+                          f'data.real_sequences ({len(data.real_sequences)}), got '
+                          f'{len(data.real_labels)}')
+    if config.loss.pseudo_depth > 0 and not data.real_labels:
+        raise ConfigError("config key 'loss.pseudo_depth': needs data.real_labels "
+                          '(make them with rmdepth-train label)')
     if data.shard_fraction > 0 and not data.shards:
         raise ConfigError("config key 'data.shard_fraction': needs data.shards")
     if optim.lr <= 0:

@@ -229,17 +229,50 @@ class RealTriplets(SequenceTriplets):
     """Real video for self-supervised training: every (i - k, i, i + k) of each sequence.
 
     Paths are anything `rmdepth_ros.open_sequence` reads (e.g. a KITTI odometry folder); only
-    images and intrinsics are used, never their ground truth.
+    images and intrinsics are used, never their ground truth. labels: one folder of
+    `rmdepth-train label` pseudo-labels per path (or none): the target frame's label then
+    rides along as 'pl_depth' / 'pl_weight' (`pseudo_labels.py`); a frame whose label file is
+    missing trains without one (counted in `missing_labels`).
     """
 
-    def __init__(self, paths: tuple[str, ...], frame_step: int) -> None:
+    def __init__(self, paths: tuple[str, ...], frame_step: int,
+                 labels: tuple[str, ...] = ()) -> None:
         super().__init__(frame_step)
+        if labels and len(labels) != len(paths):
+            raise DataError(f'{len(labels)} label folders for {len(paths)} real sequences: '
+                            'give one per sequence, in the same order')
+        self.labels = dict(zip(paths, labels, strict=False))
+        self.missing_labels = 0
         for path in paths:
             count = len(self.sequence(path))
             self.items.extend((path, i) for i in range(frame_step, count - frame_step))
+        for path, folder in self.labels.items():
+            if not (Path(folder) / 'manifest.json').is_file():
+                raise DataError(f'{folder}: not a label folder (no manifest.json; make one '
+                                f'with rmdepth-train label {path} --out {folder})')
         if not self.items:
             raise DataError(f'{", ".join(paths)}: no triplets')
         self.description = f'real video {", ".join(paths)}: {len(self.items)} triplets'
+        if labels:
+            self.description += ', with pseudo-labels'
+
+    def sample(self, item: int, rng: np.random.Generator) -> TripletSample:
+        images, K = self.triplet(item, rng)
+        key, index = self.items[item]
+        folder = self.labels.get(key)
+        if folder is None:
+            return TripletSample(images, K)
+        from rmdepth_training.label import label_path
+        from rmdepth_training.pseudo_labels import label_maps
+
+        path = label_path(Path(folder), index)
+        if not path.is_file():
+            self.missing_labels += 1
+            return TripletSample(images, K)
+        height, width = images[1].shape[:2]
+        truth = no_truth(height, width)
+        truth.update(label_maps(str(path), (width, height)))
+        return TripletSample(images, K, truth)
 
     def _open(self, key: object) -> Sequence:
         from rmdepth_ros.open_sequence import open_sequence
@@ -280,7 +313,8 @@ def build_source(cfg: DataConfig) -> TripletSource:
             synthetic = MixedTriplets(synthetic, ShardTriplets(cfg.shards, cfg),
                                       cfg.shard_fraction)
         if cfg.real_sequences and cfg.real_fraction > 0:
-            return MixedTriplets(synthetic, RealTriplets(cfg.real_sequences, cfg.frame_step),
+            return MixedTriplets(synthetic, RealTriplets(cfg.real_sequences, cfg.frame_step,
+                                                         cfg.real_labels),
                                  cfg.real_fraction)
         return synthetic
     if cfg.kind == 'kitti':
@@ -336,8 +370,12 @@ class TrainStream(Dataset):
             width, height = size
         frames, K = resize_triplet(images, K, width, height,
                                    0.0 if size is not None else self.source.crop_bottom)
+        if truth is not None and truth['gt_depth'].shape[-2:] != frames.shape[1:3] and bool(
+                truth['pl_weight'].any()):
+            # pseudo-labels of a real frame: resampled to the network size with the frames
+            truth = resize_truth(truth, (width, height))
         if truth is None or truth['gt_depth'].shape[-2:] != frames.shape[1:3]:
-            # Truth exists only where frames are rendered at the network size (synthetic).
+            # Exact truth exists only where frames are rendered at the network size (synthetic).
             truth = no_truth(height, width)
         rng = np.random.default_rng([self.seed, _AUGMENT, n])
         plain, network, K, flipped = augment(frames, K, self.augment_cfg, rng)

@@ -133,7 +133,7 @@ def label(source: str, out_dir: str | Path, weights: str | None = None, device: 
     estimator = Estimator(weights, device=device, resize=resize, depth_source='fused')
     check_manifest(folder, manifest_for(source, estimator, frames, size))
     missing = first_missing(folder, frames)
-    start = max(0, missing - WARMUP_FRAMES)
+    start = max(0, missing - WARMUP_FRAMES) if missing < frames else frames  # all there
     written, observed = 0, []
     bar = tqdm(range(start, frames), unit='frame', disable=not progress, desc='label')
     for index in bar:

@@ -14,6 +14,7 @@ import torch
 from rmdepth_ros.model.rmdepth import RMDepth
 from rmdepth_training.config import OptimConfig, TrainConfig
 from rmdepth_training.criterion import LossResult, compute_losses, object_motion_scale
+from rmdepth_training.pseudo_labels import pseudo_label_loss
 from rmdepth_training.supervised import GT_KEYS, supervised_losses
 
 
@@ -75,6 +76,13 @@ def train_step(net: torch.nn.Module, model: RMDepth, optimizer: torch.optim.Opti
         supervised, sup_parts = supervised_losses(outputs, truth, K, cfg.loss)
         result.total = result.total + supervised
         result.parts.update(sup_parts)
+        result.parts['loss'] = result.total.detach()
+    if cfg.loss.pseudo_depth > 0:
+        pseudo = pseudo_label_loss(outputs['depth'].float(),
+                                   batch['pl_depth'].to(device, non_blocking=True),
+                                   batch['pl_weight'].to(device, non_blocking=True))
+        result.total = result.total + cfg.loss.pseudo_depth * pseudo
+        result.parts['pseudo_depth'] = pseudo.detach()
         result.parts['loss'] = result.total.detach()
     if not torch.isfinite(result.total):
         raise FloatingPointError(f'step {step}: loss is {result.total.item()}; '

@@ -5,7 +5,9 @@ truth exists only for the synthetic world and feeds the supervised warm start
 (`supervised.py`). Shapes of `truth` at the network size (H, W), sources S = 2 in frame order:
 'gt_depth' (1, H, W) metres, 0 = none; 'gt_T' (S, 4, 4) T_s_t; 'gt_flow' (2, H, W) pixels of
 the earlier source (docs/conventions.md); 'gt_flow_valid' (1, H, W); 'gt_object' (3, H, W)
-metres, current camera frame; 'gt_valid' () 1.0. All float32.
+metres, current camera frame; 'gt_valid' () 1.0. All float32. Real video with pseudo-labels
+(`pseudo_labels.py`) carries 'pl_depth' and 'pl_weight' (1, H, W) instead, every 'gt_*' zero;
+every other sample carries them as zeros.
 """
 
 from __future__ import annotations
@@ -54,7 +56,9 @@ def no_truth(height: int, width: int, sources: int = 2) -> dict[str, np.ndarray]
             'gt_T': np.tile(np.eye(4, dtype=np.float32), (sources, 1, 1)),
             'gt_flow': np.zeros((2, height, width), np.float32),
             'gt_flow_valid': np.zeros((1, height, width), np.float32),
-            'gt_object': np.zeros((3, height, width), np.float32)}
+            'gt_object': np.zeros((3, height, width), np.float32),
+            'pl_depth': np.zeros((1, height, width), np.float32),
+            'pl_weight': np.zeros((1, height, width), np.float32)}
 
 
 def flip_truth(truth: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
