@@ -208,3 +208,24 @@ def test_prefetched_check_gives_the_same_frame(frames) -> None:
             np.testing.assert_array_equal(a.flow, b.flow)
             np.testing.assert_array_equal(a.moving, b.moving)
     assert early._pending is None  # collected by the step
+
+
+def test_estimator_time_jump_and_reset_clear_the_filter(tiny_weights, frames) -> None:
+    """Through the Estimator: fused depth after a few frames; a time jump (and `reset`) start
+    over: that frame's depth is exactly the network's, its confidence the prior's."""
+    from rmdepth_ros.inference import Estimator
+
+    est = Estimator(tiny_weights, device='cpu')
+    assert est.depth_source == 'fused'
+    for i, frame in enumerate(frames[:3]):
+        out = est.process(frame.image, frame.intrinsics, 0.1 * i)
+    assert out.geometry is not None and out.geometry.reason != 'no previous frame'
+    jumped = est.process(frames[3].image, frames[3].intrinsics, 60.0)
+    assert jumped.reset_reason is not None and jumped.geometry.reason == 'no previous frame'
+    np.testing.assert_array_equal(jumped.depth, jumped.network_depth)
+    assert np.all(jumped.confidence == np.float32(0.35))
+    est.process(frames[4].image, frames[4].intrinsics, 60.1)
+    est.reset()
+    again = est.process(frames[5].image, frames[5].intrinsics, 60.2)
+    np.testing.assert_array_equal(again.depth, again.network_depth)
+    assert est.geometry_counts['no previous frame'] == 3
