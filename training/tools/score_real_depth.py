@@ -56,7 +56,8 @@ def score(weights: str | None, data: Path, frames: int) -> dict:
     """{set: {model, constant, flat_ground}} mean AbsRel (baselines on the model's pixels)."""
     from rmdepth_ros.inference import Estimator
 
-    estimator = Estimator(weights, device='cpu') if weights else None
+    # the network's own depth: one frame at a time, no motion (depth_source 'network')
+    estimator = Estimator(weights, device='cpu', depth_source='network') if weights else None
     result = {}
     for key, (cap, height, per_frame) in SETS.items():
         rows = {'model': [], 'constant': [], 'flat_ground': []}
