@@ -67,6 +67,27 @@ def test_frozen_motion_trains_depth_only(tiny_weights: Path, moving_folder: Path
     assert all(torch.equal(v, model.depth_net.state_dict()[k]) for k, v in depth_before.items())
 
 
+def test_anchor_pulls_the_adapted_weights_back_towards_the_start(tiny_weights: Path,
+                                                                 moving_folder: Path) -> None:
+    """adapt_anchor (L2-SP, decoupled): after the same update, an anchored adapter's depth
+    weights lie the anchor's share nearer their starting values; 0 leaves the update alone."""
+    model, _ = load_weights(tiny_weights)
+    clip = load_clip(str(moving_folder), SIZE)
+    batch = _clip_batch(clip, [1, 2])
+    moved = {}
+    for anchor in (0.0, 0.5):
+        torch.manual_seed(0)
+        adapter = Adapter(model, adaptation_config(lr=1e-3, supervised=0.0), 'depth',
+                          anchor=anchor)
+        adapter.step(batch)
+        moved[anchor] = torch.cat([(p.detach() - q).flatten() for p, q in zip(
+            adapter.model.depth_net.parameters(), model.depth_net.parameters(), strict=True)])
+    assert float(moved[0.0].abs().max()) > 0
+    torch.testing.assert_close(moved[0.5], 0.5 * moved[0.0], rtol=1e-4, atol=1e-7)
+    with pytest.raises(ValueError, match='adapt_anchor'):
+        Adapter(model, adaptation_config(lr=1e-3), 'depth', anchor=1.0)
+
+
 def test_helper_motion_trains_but_is_never_handed_out(tiny_weights: Path,
                                                      moving_folder: Path) -> None:
     model, _ = load_weights(tiny_weights)

@@ -148,6 +148,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('adapt_replay', 0.25, 'share of every adaptation batch that is a fresh synthetic '
               'triplet with ground truth, against forgetting (0: only this camera)',
               bounds=(0.0, 0.9)),
+    ParamSpec('adapt_anchor', 0.0, 'after every adaptation step, the share of the way each '
+              'adapted weight moves back to its starting value (L2-SP; less forgetting of other '
+              'cameras, less adaptation: docs/adaptation.md); 0: none', bounds=(0.0, 0.5)),
     ParamSpec('adapt_save_path', 'rmdepth_adapted.safetensors', "where '~/save_weights' writes "
               'the adapted weights (relative paths: from the working directory)'),
 )
@@ -204,6 +207,7 @@ class NodeConfig:
     adapt_buffer: int
     adapt_validate_every: int
     adapt_replay: float
+    adapt_anchor: float
     adapt_save_path: str
 
     @classmethod

@@ -74,10 +74,14 @@ class Adapter:
 
     model: the starting network (copied; the caller's is never modified). batch: the
     training loop's dict (keys in datasets.py; 'gt_*' needed when cfg.loss.supervised > 0).
+    anchor: after every update each adapted weight moves this share of the way back to its
+    starting value (an L2-SP pull towards the start, decoupled from Adam's scaling as AdamW
+    decouples weight decay; 0 = none): what the camera's frames do not keep pulling on returns.
     """
 
     def __init__(self, model: RMDepth, cfg: TrainConfig, part: str = 'depth',
-                 device: torch.device | str = 'cpu', motion: str = 'frozen') -> None:
+                 device: torch.device | str = 'cpu', motion: str = 'frozen',
+                 anchor: float = 0.0) -> None:
         self.device = torch.device(device)
         self.cfg = cfg
         self.part = part
@@ -87,6 +91,10 @@ class Adapter:
         self.net = TrainingModel(self.model, frozen_motion=motion == 'frozen')
         self.optimizer = torch.optim.Adam(self.params, lr=cfg.optim.lr, betas=cfg.optim.betas)
         self.steps = 0
+        if not 0 <= anchor < 1:
+            raise ValueError(f'adapt_anchor must be in [0, 1), got {anchor}')
+        self.anchor = float(anchor)
+        self._start = [p.detach().clone() for p in self.params] if anchor > 0 else []
 
     def train_mode(self) -> None:
         """Train mode for what adapts; everything frozen stays in eval mode (fixed statistics)."""
@@ -100,6 +108,10 @@ class Adapter:
         self.train_mode()
         done = train_step(self.net, self.model, self.optimizer, None, batch, self.steps,
                           self.cfg, self.device)
+        if self.anchor > 0:
+            with torch.no_grad():
+                for param, start in zip(self.params, self._start, strict=True):
+                    param.lerp_(start, self.anchor)
         self.steps += 1
         return float(done.result.total.detach())
 

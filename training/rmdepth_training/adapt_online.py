@@ -60,7 +60,8 @@ class OnlineSettings:
     ring size. held_out_every: every n-th new triplet is held back. validate_every: steps
     between validations. diverge_tolerance: relative validation loss increase that reverts.
     min_triplets: replay triplets needed before the first step. replay: share of every batch
-    that is a fresh synthetic triplet with ground truth (0: the camera's frames only)."""
+    that is a fresh synthetic triplet with ground truth (0: the camera's frames only).
+    anchor: pull back towards the starting weights after every step (`Adapter`; 0: none)."""
 
     budget: float = 0.25
     batch: int = 4
@@ -74,6 +75,7 @@ class OnlineSettings:
     static_threshold: float = STATIC_THRESHOLD
     motion: str = 'frozen'
     replay: float = 0.25
+    anchor: float = 0.0
     seed: int = 0
 
     def synthetic_per_batch(self) -> int:
@@ -121,7 +123,8 @@ class OnlineAdapter:
         self._synthetic_count = self.settings.synthetic_per_batch()
         cfg = adaptation_config(lr=self.settings.lr,
                                 supervised=1.0 if self._synthetic_count else 0.0)
-        self.adapter = Adapter(model, cfg, 'depth', device, self.settings.motion)
+        self.adapter = Adapter(model, cfg, 'depth', device, self.settings.motion,
+                               self.settings.anchor)
         self._good = TrainingModel(copy.deepcopy(self.adapter.model),
                                    frozen_motion=self.settings.motion == 'frozen')
         self._augment = AugmentConfig()

@@ -30,6 +30,9 @@ def main() -> int:
     parser.add_argument('--replay', type=float, default=None,
                         help='synthetic share of each batch (default: the node default)')
     parser.add_argument('--lr', type=float, default=None, help='default: the node default')
+    parser.add_argument('--anchor', type=float, default=None,
+                        help='pull towards the starting weights per step (default: the node '
+                        'default)')
     parser.add_argument('--steps', type=int, default=100)
     parser.add_argument('--every', type=int, default=20, help='frames per step')
     parser.add_argument('--data', default=str(DATA), help='KITTI odometry 00 folder')
@@ -45,7 +48,11 @@ def main() -> int:
         settings.replay = args.replay
     if args.lr is not None:
         settings.lr = args.lr
-    estimator = Estimator(None, device='cpu', backend='torch', motion_source='network')
+    if args.anchor is not None:
+        settings.anchor = args.anchor
+    # the network's outputs: what adaptation changes (the geometry stage would only cost time)
+    estimator = Estimator(None, device='cpu', backend='torch', motion_source='network',
+                          depth_source='network')
     engine = OnlineAdapter(estimator.model, settings, 'cpu',
                            lambda line: print(line, file=sys.stderr))
     estimator.observer = engine.observe
