@@ -38,6 +38,7 @@ class DenseFlow:
         self._dis = cv2.DISOpticalFlow_create(PRESETS[preset])
         self._dis_started = cv2.DISOpticalFlow_create(PRESETS[preset])
         self._dis_check = cv2.DISOpticalFlow_create(PRESETS[check_preset])
+        self._grid: tuple[np.ndarray, np.ndarray] | None = None  # pixel columns, rows
 
     def flow(self, previous: np.ndarray, current: np.ndarray,
              initial: np.ndarray | None = None) -> np.ndarray:
@@ -66,8 +67,10 @@ class DenseFlow:
         `forward_field` of the pair when it was computed already."""
         if forward is None:
             forward = self.forward_field(previous, current)
-        height, width = current.shape
-        v, u = np.mgrid[0:height, 0:width].astype(np.float32)
+        if self._grid is None or self._grid[0].shape != current.shape:
+            v, u = np.mgrid[0:current.shape[0], 0:current.shape[1]].astype(np.float32)
+            self._grid = (u, v)
+        u, v = self._grid
         map_x, map_y = u - flow[..., 0], v - flow[..., 1]
         back = cv2.remap(forward, map_x, map_y, cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_CONSTANT, borderValue=np.nan)

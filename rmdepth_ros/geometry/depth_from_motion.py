@@ -189,15 +189,7 @@ class DepthFromMotion:
             self.filter.propagate(flow, T, rays, K_work)
         else:
             self.filter.reset()
-        with np.errstate(divide='ignore', invalid='ignore'):
-            net_rho = 1.0 / depth_small
-        if self.filter.rho is None:
-            reference, reference_sigma = net_rho, opt.prior_sigma * net_rho
-        else:
-            known = np.isfinite(self.filter.rho)
-            reference = np.where(known, self.filter.rho, net_rho)
-            reference_sigma = np.where(known, np.sqrt(self.filter.var),
-                                       opt.prior_sigma * net_rho)
+        network_small = network_mask_small(network_mask, work_shape)
         measured = (reliable & np.isfinite(tri.inverse_depth)
                     & (np.abs(tri.parallax_px) >= opt.min_parallax_px)
                     & (tri.epipolar_px <= opt.max_epipolar_px))
@@ -209,16 +201,15 @@ class DepthFromMotion:
             self.counts['scale reset'] += 1
         if standing or not measured.any():
             reason = 'standing' if standing else 'no parallax'
-            network_small = network_mask_small(network_mask, work_shape)
             moving = np.zeros(work_shape, bool) if network_small is None else network_small
             clock.mark('filter')
         else:
+            reference, reference_sigma = self._belief(depth_small)
             evidence = geometric_evidence(tri, sigma_px, reliable, reference, reference_sigma,
                                           opt.mask)
             if opt.mask.inconsistent_sigmas > 0:
                 evidence |= self._inconsistent(tri, sigma_px, depth_small, measured & ~evidence)
             excluded = evidence
-            network_small = network_mask_small(network_mask, work_shape)
             if network_small is not None and opt.mask.network_margin_px >= 0:
                 # the network's movers stay out of the filter too, with a margin for its edges
                 size = 2 * opt.mask.network_margin_px + 1
@@ -229,8 +220,7 @@ class DepthFromMotion:
             clock.mark('filter')
             if opt.mask.use_filter_outliers:
                 evidence |= outliers & reliable
-            moving = clean_mask(evidence, network_mask_small(network_mask, work_shape),
-                                opt.mask)
+            moving = clean_mask(evidence, network_small, opt.mask)
             clock.mark('mask')
         depth, sigma, observed, prior_sigma = self._fuse(depth_small, moving)
         if observed == 0 and reason is None:
@@ -250,7 +240,7 @@ class DepthFromMotion:
         moving_full = _resize(moving.astype(np.uint8), full, cv2.INTER_NEAREST).astype(bool)
         scale = np.float32([full[1] / work_shape[1], full[0] / work_shape[0]])
         observed_flow = _resize(flow, full, cv2.INTER_LINEAR) * scale
-        rigid = _rigid_flow(flow_depth, K, T, None)
+        rigid = _rigid_flow(flow_depth, K, T, rays if work_shape == full else None)
         flow_full = np.where(moving_full[..., None] | ~np.isfinite(rigid), observed_flow, rigid)
         # no depth, no outputs: where the network has none (outside a crop window), neither
         # flow nor mask is claimed
@@ -304,6 +294,17 @@ class DepthFromMotion:
             return None
         return pending[1].result()
 
+    def _belief(self, network: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(inverse depth, its 1-sigma) believed before this frame's measurements: the
+        filter's where it has a belief, else the network's with the prior's sigma."""
+        with np.errstate(divide='ignore', invalid='ignore'):
+            net_rho = 1.0 / network
+        if self.filter.rho is None:
+            return net_rho, self.options.prior_sigma * net_rho
+        known = np.isfinite(self.filter.rho)
+        return (np.where(known, self.filter.rho, net_rho),
+                np.where(known, np.sqrt(self.filter.var), self.options.prior_sigma * net_rho))
+
     def _scale_disagrees(self, tri, measured: np.ndarray) -> bool:
         """The median ratio of this frame's inverse depths to the propagated belief, over the
         pixels the belief is sure of, is further than scale_reset (log) from 1."""
@@ -329,7 +330,7 @@ class DepthFromMotion:
             return np.zeros(measured.shape, bool)
         # a wide field: a car's own pixels must be a minority where it is spread
         wide = replace(self.options.densify, sigma=self.options.mask.inconsistency_radius)
-        field, _, used = scale_field(network, measured_depth, relative, None, wide)
+        field, _, _ = scale_field(network, measured_depth, relative, None, wide)
         return depth_inconsistency(correction, relative, field, measured, self.options.mask)
 
     def _fuse(self, network: np.ndarray, moving: np.ndarray
