@@ -9,11 +9,13 @@ wins and the skipped stamps go to the estimator), the `Estimator`, and, with ada
 `NodeAdaptation` with the node's default parameters (the code `adapt:=true` runs). Loops are
 separated by a 1 s stamp gap, so each loop starts with a reset, as a looping bag would.
 
-Reported per mode: `abs_rel` and `snippet_ate`: the last loop replayed frame by frame (every
-frame processed, the camera waiting for the node) with the weights the node runs at the end:
-depth AbsRel on frames 0-99 against the stereo depth of `depth_stereo/` (median-scaled, cap
-80 m) and 5-frame snippet ATE over 0-199, the same frames in both modes. `live`: the same
-scores on the frames the node processed in its last live loop; there the snippet ATE mostly
+Reported per mode: `abs_rel`, `fused_abs_rel` and `snippet_ate`: the last loop replayed frame
+by frame (every frame processed, the camera waiting for the node) with the weights the node
+runs at the end: depth AbsRel on frames 0-99 against the stereo depth of `depth_stereo/`
+(median-scaled, cap 80 m) of the depth network alone and of the node's output depth (fused,
+the default depth_source), and 5-frame snippet ATE over 0-199, the same frames in both modes.
+`live`: the same scores on the frames the node processed in its last live loop; there the
+snippet ATE mostly
 measures the drops (a motion over k frames instead of one: with the shipped weights on every
 2nd frame 0.077 m, every 3rd 0.160 m, against 0.032 m on every frame), so it differs between
 modes with the frame rate. Also node FPS over the loops before the last, adaptation steps,
@@ -100,8 +102,10 @@ def patrol(args: argparse.Namespace) -> dict:
     if 'off' in result and 'on' in result:
         off, on = result['off'], result['on']
         result['abs_rel'] = {m: result[m]['abs_rel'] for m in ('off', 'on')}
+        result['fused_abs_rel'] = {m: result[m]['fused_abs_rel'] for m in ('off', 'on')}
         result['snippet_ate'] = {m: result[m]['snippet_ate'] for m in ('off', 'on')}
         result['abs_rel_ratio'] = on['abs_rel'] / off['abs_rel']
+        result['fused_abs_rel_ratio'] = on['fused_abs_rel'] / off['fused_abs_rel']
         result['snippet_ate_ratio'] = on['snippet_ate'] / off['snippet_ate']
         result['ratio'] = on['fps'] / off['fps']
         result['live_abs_rel_ratio'] = on['live']['abs_rel'] / off['live']['abs_rel']
@@ -136,7 +140,7 @@ def play(frames: list, truths: list, loops: int, adapt: bool, folder: str,
     threading.Thread(target=camera, daemon=True).start()
     processed, last_loop_start = 0, None
     began = time.perf_counter()
-    abs_rels, motions, indices = [], [], []
+    abs_rels, fused, motions, indices = [], [], [], []
     while True:
         taken = slot.take_with_skipped(timeout=0.5)
         if taken is None:
@@ -152,9 +156,10 @@ def play(frames: list, truths: list, loops: int, adapt: bool, folder: str,
         if last_loop_start is None:
             last_loop_start = time.perf_counter()
         if index < DEPTH_FRAMES:
-            row = depth_metrics(truths[index], out.depth, max_depth=80.0)
-            if row is not None:
-                abs_rels.append(row['abs_rel'])
+            for values, depth in ((abs_rels, out.network_depth), (fused, out.depth)):
+                row = depth_metrics(truths[index], depth, max_depth=80.0)
+                if row is not None:
+                    values.append(row['abs_rel'])
         if out.motion is not None and indices:
             motions.append(out.motion)
             indices.append(index)
@@ -169,14 +174,16 @@ def play(frames: list, truths: list, loops: int, adapt: bool, folder: str,
             adaptation.save_path = save
             print(f'bench_adapt: {adaptation.save()[1]}', file=sys.stderr, flush=True)
     poses = [frames[i].pose for i in indices]
-    live = {'abs_rel': float(np.mean(abs_rels)), 'depth_frames_scored': len(abs_rels),
+    live = {'abs_rel': float(np.mean(abs_rels)), 'fused_abs_rel': float(np.mean(fused)),
+            'depth_frames_scored': len(abs_rels),
             'snippet_ate': snippet_ate(motions, poses), 'motion_frames': len(indices)}
     # The last loop again, every frame (the camera waiting for the node), with the weights in
     # use at the end: the same frames for both modes, whatever the live loop dropped.
     estimator.observer = None
     scores = kitti_scores(estimator, _Frames(frames), folder, range(DEPTH_FRAMES),
                           range(FRAMES))
-    return {'abs_rel': scores['abs_rel'], 'snippet_ate': scores['snippet_ate'],
+    return {'abs_rel': scores['abs_rel'], 'fused_abs_rel': scores['output_abs_rel'],
+            'snippet_ate': scores['snippet_ate'],
             'fps': processed / wall, 'frames_processed': processed,
             'steps': int(stats.get('steps', 0)), 'swaps': int(stats.get('swaps', 0)),
             'reverts': int(stats.get('reverts', 0)), 'diagnostics': diagnostics, 'live': live}

@@ -106,6 +106,28 @@ class EstimatorOutput:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class GeometryLabel:
+    """A frame's fused depth as a label for the network input it came from (what online
+    adaptation learns depth from): depth (h, w) float32 model units (NaN = none), sigma (h, w)
+    float32 its relative 1-sigma, moving (h, w) bool, all on the network input's grid."""
+
+    depth: np.ndarray
+    sigma: np.ndarray
+    moving: np.ndarray
+
+    @staticmethod
+    def of(out: EstimatorOutput, window: Window) -> GeometryLabel | None:
+        """The label of `out` on `window`'s network grid; None without a geometry stage."""
+        if out.confidence is None:
+            return None
+        moving = (np.zeros(out.depth.shape, bool) if out.motion_mask is None
+                  else out.motion_mask)
+        return GeometryLabel(window.sample_to_network(out.depth, np.nan),
+                             window.sample_to_network(out.confidence, np.nan),
+                             window.sample_to_network(moving, True))
+
+
 class Estimator:
     """Per-frame depth, ego-motion, optical flow and moving-object masks.
 
@@ -218,9 +240,12 @@ class Estimator:
         # (frame index, moving-object evidence) of the last frame with motion.
         self._mask_evidence: tuple[int, torch.Tensor] | None = None
         #: Called after every frame with (network input (1, 3, h, w) RGB in [0, 1], its
-        #: intrinsics (3, 3), whether the temporal state was reset before it): online
-        #: adaptation (`rmdepth_ros.ros.adaptation`) learns from these. None: nobody listens.
-        self.observer: Callable[[torch.Tensor, np.ndarray, bool], None] | None = None
+        #: intrinsics (3, 3), whether the temporal state was reset before it, and with
+        #: depth_source 'fused' the frame's `GeometryLabel` on that input's grid, else None):
+        #: online adaptation (`rmdepth_ros.ros.adaptation`) learns from these. None: nobody
+        #: listens.
+        self.observer: Callable[[torch.Tensor, np.ndarray, bool, GeometryLabel | None],
+                                None] | None = None
 
     def _create_runner(self, backend: str, log: Callable[[str], None],
                        size: tuple[int, int] | None = None) -> Any:
@@ -351,7 +376,8 @@ class Estimator:
         self._previous = PreviousFrame(motion_tensor, timestamp, size, intrinsics)
         self._frame_index += 1
         if self.observer is not None:  # the motion network's view: input_size, any resize mode
-            self.observer(motion_tensor, net_k, reset_reason is not None)
+            self.observer(motion_tensor, net_k, reset_reason is not None,
+                          GeometryLabel.of(out, motion_window))
         return out
 
     # -- steps -------------------------------------------------------------------------------

@@ -86,6 +86,25 @@ class Window:
         return cv2.resize(inside, self.net_size,
                           interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 
+    def sample_to_network(self, array: np.ndarray, fill: float | bool) -> np.ndarray:
+        """A per-pixel map on the image grid (H, W) -> (net_h, net_w) by nearest neighbour
+        (each network pixel takes one image pixel's value: labels and masks are not averaged),
+        `fill` where the window reaches outside the image (pad)."""
+        width, height = self.image_size
+        if array.shape[:2] != (height, width):
+            raise ValueError(f'map is {array.shape[1]}x{array.shape[0]}, window is for '
+                             f'{width}x{height}')
+        # the centre of network pixel i lies at window pixel (i + 0.5) / s - 0.5
+        sx, sy = self.scale
+        xs = np.floor(self.x0 + (np.arange(self.net_size[0]) + 0.5) / sx).astype(np.int64)
+        ys = np.floor(self.y0 + (np.arange(self.net_size[1]) + 0.5) / sy).astype(np.int64)
+        inside = ((ys >= 0) & (ys < height))[:, None] & ((xs >= 0) & (xs < width))[None, :]
+        out = array[np.clip(ys, 0, height - 1)[:, None], np.clip(xs, 0, width - 1)[None, :]]
+        if not inside.all():
+            out = np.where(inside.reshape(inside.shape + (1,) * (out.ndim - 2)), out,
+                           np.asarray(fill, out.dtype))
+        return out
+
     def _place(self, window_array: np.ndarray, fill: float | bool) -> np.ndarray:
         """An array on the window's grid -> the input grid, `fill` where the window is not."""
         width, height = self.image_size

@@ -1,6 +1,7 @@
 """Adaptation to a user's camera (issue 18): the offline `rmdepth-train adapt` command and the
 online engine, on TINY random weights and small synthetic frames (seconds, no ROS)."""
 
+import dataclasses
 from pathlib import Path
 import warnings
 
@@ -13,6 +14,7 @@ pytest.importorskip('rmdepth_training')
 
 from rmdepth_training.adapt_frames import (  # noqa: E402
     SourceError,
+    label_clip,
     load_clip,
     moving_targets,
     split_held_out,
@@ -154,7 +156,8 @@ def test_offline_adapt_writes_only_an_improvement_with_lineage(
                          '--minutes', '0.15', '--val-every', '1', '--replay', '0.25',
                          '--batch', '2', '--lr', '1e-3', '--no-progress', '--device', 'cpu'])
     text = capsys.readouterr().out
-    assert 'before: held-back photometric error' in text
+    assert 'before: held-back validation score' in text
+    assert 'pseudo-labels for 12 of 12 frames' in text  # labelled first, by the start weights
     if status == 0:
         meta = read_metadata(out)
         assert 'adapted to drive' in meta['trained_on']
@@ -264,3 +267,77 @@ def test_range_and_too_short_range(moving_folder: Path) -> None:
     assert len(load_clip(str(moving_folder), SIZE, frames=(2, 8)).images) == 6
     with pytest.raises(SourceError, match='at least 3'):
         load_clip(str(moving_folder), SIZE, frames=(10, 20))
+
+
+def test_offline_labels_ride_along_with_their_triplets(tiny_weights: Path,
+                                                        moving_folder: Path) -> None:
+    """label_clip with a fused labeller: each frame's fused depth on the clip's network grid;
+    a clip triplet carries its target frame's label, a clip without labels none."""
+    from rmdepth_training.adapt_frames import ClipTriplets
+
+    from rmdepth_ros.inference import Estimator
+
+    model, metadata = load_weights(tiny_weights)
+    labeller = Estimator(model=model, metadata=metadata, device='cpu', depth_source='fused')
+    calls = []
+    clip = load_clip(str(moving_folder), SIZE)
+    plain = load_clip(str(moving_folder), SIZE)
+    label_clip(clip, labeller, progress=lambda: calls.append(1))
+    assert len(calls) == 12 and len(clip.labels) == 12
+    depth, sigma, moving = clip.labels[5]
+    assert depth.shape == sigma.shape == moving.shape == (SIZE[1], SIZE[0])
+    assert np.isfinite(depth.astype(np.float32)).mean() > 0.9
+    rng = np.random.default_rng(0)
+    sample = ClipTriplets([clip], [[5]]).sample(0, rng)
+    assert sample.truth['pl_depth'].shape == (1, SIZE[1], SIZE[0])
+    weighted = sample.truth['pl_weight'] > 0
+    assert weighted.any() and np.all(sample.truth['pl_depth'][weighted] > 0)
+    assert sample.truth['gt_valid'] == 0  # no exact truth: a real frame
+    assert plain.labels is None
+    assert ClipTriplets([plain], [[5]]).sample(0, rng).truth is None
+
+
+def test_online_learns_from_the_estimators_fused_depth(tiny_weights: Path) -> None:
+    """The estimator hands the adapter each frame's fused depth (depth_source 'fused'); the
+    engine's batches and held-back validation carry it, a mirrored sample a mirrored label,
+    and the validation score includes the label term."""
+    from rmdepth_training.adapt_model import validation_score
+
+    from rmdepth_ros.inference import Estimator
+
+    model, metadata = load_weights(tiny_weights)
+    estimator = Estimator(model=model, metadata=metadata, device='cpu', backend='torch',
+                          depth_source='fused')
+    engine = OnlineAdapter(model, OnlineSettings(batch=2, min_triplets=2, replay=0.0,
+                                                 held_out_every=3, pseudo_depth=1.0))
+    assert engine.adapter.cfg.loss.pseudo_depth == 1.0
+    estimator.observer = engine.observe
+    for frame in _frames(10):
+        estimator.process(frame.image, frame.intrinsics, frame.timestamp)
+    assert all(t.label is not None for t in engine._train)
+    batch = engine._batch()
+    assert batch['pl_weight'].shape == (2, 1, SIZE[1], SIZE[0])
+    assert bool((batch['pl_weight'] > 0).any())
+    held = engine._held_batch()
+    assert float(held['pl_weight'].sum()) > 0
+    photometric_only = dataclasses.replace(engine.adapter.cfg.loss, pseudo_depth=0.0)
+    assert validation_score(engine._good, held, engine.adapter.cfg.loss, 'cpu') > \
+        validation_score(engine._good, held, photometric_only, 'cpu')
+    engine.step(batch)
+    assert np.isfinite(engine.stats['last_loss'])
+    # mirrored: the label follows the frames
+    triplet = engine._train[0]
+    truth = engine._truth(triplet)
+    from rmdepth_training.triplets import flip_truth
+
+    assert np.array_equal(flip_truth(truth)['pl_depth'][..., ::-1], truth['pl_depth'])
+    # depth_source 'network': no label, the photometric loss alone
+    network = Estimator(model=model, metadata=metadata, device='cpu', backend='torch',
+                        depth_source='network')
+    seen = []
+    network.observer = lambda image, K, reset, label: seen.append(label)
+    frame = _frames(2)[1]
+    network.process(frame.image, frame.intrinsics, frame.timestamp)
+    assert seen == [None]
+    with pytest.raises(ValueError, match='adapt_pseudo_depth'):
+        OnlineAdapter(model, OnlineSettings(pseudo_depth=-1.0))

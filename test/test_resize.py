@@ -138,3 +138,31 @@ def test_native_window_is_the_whole_image() -> None:
     assert window.net_size == native_size((80, 60), NET) == (24, 16)
     with pytest.raises(ValueError, match='sizes must be positive'):
         native_size((0, 60), NET)
+
+
+@pytest.mark.parametrize('mode', ['crop', 'pad', 'stretch', 'native'])
+def test_sample_to_network_picks_the_image_pixel_under_each_network_pixel(mode: str) -> None:
+    """Label maps follow the network input pixel for pixel: a map holding each image pixel's
+    own coordinates comes back as the coordinates the window maps to, `fill` outside."""
+    size = (97, 41)
+    window = input_window(size, (32, 16), mode)
+    ys, xs = np.mgrid[0:size[1], 0:size[0]].astype(np.float32)
+    coords = np.stack([xs, ys], axis=-1)
+    sampled = window.sample_to_network(coords, -1.0)
+    net_w, net_h = window.net_size
+    assert sampled.shape == (net_h, net_w, 2)
+    sx, sy = window.scale
+    centre_x = window.x0 + (np.arange(net_w) + 0.5) / sx - 0.5
+    centre_y = window.y0 + (np.arange(net_h) + 0.5) / sy - 0.5
+    inside = sampled[..., 0] >= 0
+    # every sampled pixel lies within a pixel of the network pixel's centre on the image
+    assert np.all(np.abs(sampled[..., 0] - centre_x[None, :])[inside] <= 0.5 + 1e-6)
+    assert np.all(np.abs(sampled[..., 1] - centre_y[:, None])[inside] <= 0.5 + 1e-6)
+    outside = ((centre_x[None, :] < -0.5) | (centre_x[None, :] > size[0] - 0.5)
+               | (centre_y[:, None] < -0.5) | (centre_y[:, None] > size[1] - 0.5))
+    assert np.array_equal(~inside, outside)
+    assert (mode == 'pad') == bool(outside.any())
+    mask = window.sample_to_network(np.ones(size[::-1], bool), False)
+    assert mask.dtype == bool and np.array_equal(mask, inside)
+    with pytest.raises(ValueError, match='window is for'):
+        window.sample_to_network(np.zeros((5, 5)), 0.0)

@@ -28,7 +28,8 @@ class NodeAdaptation:
         settings = OnlineSettings(budget=config.adapt_budget, lr=config.adapt_lr,
                                   batch=config.adapt_batch, buffer=config.adapt_buffer,
                                   validate_every=config.adapt_validate_every,
-                                  replay=config.adapt_replay, anchor=config.adapt_anchor)
+                                  replay=config.adapt_replay, anchor=config.adapt_anchor,
+                                  pseudo_depth=config.adapt_pseudo_depth)
         self.estimator = estimator
         self.engine = OnlineAdapter(estimator.model, settings, estimator.device, log)
         self.save_path = config.adapt_save_path

@@ -151,6 +151,10 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('adapt_anchor', 0.0, 'after every adaptation step, the share of the way each '
               'adapted weight moves back to its starting value (L2-SP; less forgetting of other '
               'cameras, less adaptation: docs/adaptation.md); 0: none', bounds=(0.0, 0.5)),
+    ParamSpec('adapt_pseudo_depth', 1.0, 'weight of the adaptation loss that pulls the '
+              "network's depth towards the node's own fused depth of the trained frame "
+              "(depth_source fused; 0: the photometric loss only; docs/adaptation.md)",
+              bounds=(0.0, 100.0)),
     ParamSpec('adapt_save_path', 'rmdepth_adapted.safetensors', "where '~/save_weights' writes "
               'the adapted weights (relative paths: from the working directory)'),
 )
@@ -208,6 +212,7 @@ class NodeConfig:
     adapt_validate_every: int
     adapt_replay: float
     adapt_anchor: float
+    adapt_pseudo_depth: float
     adapt_save_path: str
 
     @classmethod

@@ -5,19 +5,27 @@ Frames reach the network exactly as the estimator feeds them (`rmdepth_ros.resiz
 window, crop by default, and the same intrinsics rule), so adaptation trains on what inference
 sees. A triplet (i - k, i, i + k) is static, and skipped, when the mean absolute difference of
 64x32 gray thumbnails between the target and either source is below `static_threshold`
-(intensities in [0, 1]; the rule of the bag training source).
+(intensities in [0, 1]; the rule of the bag training source). `label_clip` gives every frame
+the estimator's fused depth as a pseudo-label (`pseudo_labels`), which the triplet
+of that target frame carries as 'pl_depth' / 'pl_weight'.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from rmdepth_ros.datasets.sequence import DataError, Sequence
 from rmdepth_ros.resize import input_window
-from rmdepth_training.triplets import Triplet, TripletSource
+from rmdepth_training.pseudo_labels import pseudo_maps
+from rmdepth_training.triplets import Triplet, TripletSample, TripletSource, no_truth
+
+if TYPE_CHECKING:
+    from rmdepth_ros.inference import Estimator
 
 STATIC_THRESHOLD = 0.01
 
@@ -30,7 +38,9 @@ class SourceError(DataError):
 class UserClip:
     """The network-size frames of one source: images (N, h, w, 3) uint8, K (3, 3) of them,
     the source's frame numbers and, where the source has them, depth (N, H, W) metres at the
-    source's resolution (None otherwise) and the window that maps network outputs back."""
+    source's resolution (None otherwise), the window that maps network outputs back, and the
+    pseudo-labels of the frames (`label_clip`: per frame (depth, sigma) float16 and moving
+    bool on the network grid, or None where the labeller gave none)."""
 
     name: str
     images: np.ndarray
@@ -38,6 +48,7 @@ class UserClip:
     numbers: list[int]
     depth: list[np.ndarray | None]
     window: object
+    labels: list[tuple | None] | None = None
 
 
 def parse_range(text: str) -> tuple[int, int | None]:
@@ -96,6 +107,32 @@ def load_clip(path: str, net_size: tuple[int, int], resize: str = 'crop',
     return UserClip(str(path), np.stack(images), K, numbers, depth, window)
 
 
+def label_clip(clip: UserClip, labeller: Estimator,
+               progress: Callable[[], None] | None = None) -> None:
+    """Fill `clip.labels`: `labeller` (an Estimator with depth_source 'fused') runs on the
+    clip's frames of its source, in order, and its fused depth of each frame, on the clip's
+    network grid, becomes that frame's pseudo-label (`pseudo_labels`). progress: called once
+    per frame."""
+    from rmdepth_ros.inference import GeometryLabel
+    from rmdepth_ros.open_sequence import open_sequence
+
+    sequence = open_sequence(clip.name)
+    labeller.reset('labelling')
+    labels = []
+    for index in clip.numbers:
+        try:
+            frame = sequence[index]
+        except (DataError, OSError, ValueError) as error:
+            raise SourceError(f'{clip.name}: frame {index} unreadable ({error})') from None
+        out = labeller.process(frame.image, frame.intrinsics, frame.timestamp)
+        label = GeometryLabel.of(out, clip.window)
+        labels.append(None if label is None else (
+            label.depth.astype(np.float16), label.sigma.astype(np.float16), label.moving))
+        if progress is not None:
+            progress()
+    clip.labels = labels
+
+
 def thumbnail(image: np.ndarray) -> np.ndarray:
     """(h, w, 3) uint8 -> (32, 64) float32 gray in [0, 1]."""
     gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
@@ -148,6 +185,17 @@ class ClipTriplets(TripletSource):
         clip = self.clips[clip_index]
         frames = [clip.images[target + d] for d in (-self.step, 0, self.step)]
         return frames, clip.K.copy()
+
+    def sample(self, item: int, rng: np.random.Generator) -> TripletSample:
+        """The triplet with its target frame's pseudo-label where the clip has one."""
+        images, K = self.triplet(item, rng)
+        clip_index, target = self.items[item]
+        labels = self.clips[clip_index].labels
+        if labels is None or labels[target] is None:
+            return TripletSample(images, K)
+        truth = no_truth(*images[1].shape[:2])
+        truth.update(pseudo_maps(*labels[target]))
+        return TripletSample(images, K, truth)
 
 
 def check_moving(path: str, moving: list[int], static: int) -> None:

@@ -22,6 +22,7 @@ import torch
 from rmdepth_ros.model.rmdepth import RMDepth
 from rmdepth_training.config import LossConfig, TrainConfig
 from rmdepth_training.criterion import compute_losses
+from rmdepth_training.pseudo_labels import pseudo_label_loss
 from rmdepth_training.step import train_step
 from rmdepth_training.training_model import TrainingModel
 
@@ -34,14 +35,15 @@ MOTION_MODES = ('frozen', 'helper')
 
 
 def adaptation_config(base: TrainConfig | None = None, lr: float = 1e-4,
-                      supervised: float = 1.0) -> TrainConfig:
+                      supervised: float = 1.0, pseudo_depth: float = 0.0) -> TrainConfig:
     """The TrainConfig of adaptation updates: no object-motion regulariser (the motion net is
     frozen, nothing would learn from it), object motion at full scale, no cycle terms, the
-    supervised terms at `supervised` (they act on synthetic replay samples only)."""
+    supervised terms at `supervised` (they act on synthetic replay samples only), the
+    pseudo-label depth loss at `pseudo_depth` (on the camera's frames that carry labels)."""
     cfg = base or TrainConfig()
     loss = dataclasses.replace(cfg.loss, object_reg='none', object_burn_in=0, object_ramp=0,
                                cycle_rotation_weight=0.0, cycle_translation_weight=0.0,
-                               supervised=supervised)
+                               supervised=supervised, pseudo_depth=pseudo_depth)
     optim = dataclasses.replace(cfg.optim, lr=lr, grad_clip=1.0)
     return dataclasses.replace(cfg, loss=loss, optim=optim)
 
@@ -123,9 +125,10 @@ class Adapter:
         return out.eval()
 
     def score(self, batch: dict) -> float:
-        """Photometric error (the loss's min-reprojection term, all scales) of the current
-        weights on `batch`, in eval mode without augmentation: the validation score."""
-        return photometric_score(self.net, batch, self.cfg.loss, self.device)
+        """The validation score of the current weights on `batch`, eval mode without
+        augmentation: the photometric error, plus the pseudo-label depth loss at its training
+        weight where the batch carries labels (`validation_score`)."""
+        return validation_score(self.net, batch, self.cfg.loss, self.device)
 
     def state(self) -> dict[str, torch.Tensor]:
         """A detached copy of the training model's state (depth and motion networks)."""
@@ -139,9 +142,12 @@ class Adapter:
                                           betas=self.cfg.optim.betas)
 
 
-def photometric_score(net: TrainingModel, batch: dict, loss: LossConfig,
-                      device: torch.device) -> float:
-    """Mean photometric error of `net` on `batch` ('images', 'K', 'index'), eval mode, no grad.
+def validation_score(net: TrainingModel, batch: dict, loss: LossConfig,
+                     device: torch.device) -> float:
+    """What adaptation validates on: the mean photometric error (the loss's min-reprojection
+    term, all scales) of `net` on `batch` ('images', 'K', 'index'), plus loss.pseudo_depth x the
+    pseudo-label depth loss where the batch has 'pl_depth' / 'pl_weight' (the two terms that
+    learn from the camera's frames; eval mode, no grad).
 
     The un-augmented frames go to the networks; auto-masking noise is seeded by 'index', so the
     same batch scores the same for the same weights."""
@@ -154,6 +160,11 @@ def photometric_score(net: TrainingModel, batch: dict, loss: LossConfig,
             outputs = net(images, K, 1.0)
             result = compute_losses(outputs, images, K, loss, net.model.config.min_depth,
                                     net.model.config.max_depth, 1.0, batch['index'])
-        return float(result.parts['photometric'])
+            score = float(result.parts['photometric'])
+            if loss.pseudo_depth > 0 and 'pl_weight' in batch:
+                score += loss.pseudo_depth * float(pseudo_label_loss(
+                    outputs['depth'].float(), batch['pl_depth'].to(device),
+                    batch['pl_weight'].to(device)))
+        return score
     finally:
         net.model.train(was_training)

@@ -3,12 +3,17 @@
     rmdepth-train adapt SOURCE [SOURCE ...] --minutes M --out FILE [--weights START]
 
 SOURCE is anything `rmdepth_ros.open_sequence` reads (a ROS 2 bag, a folder of images with
-intrinsics, a KITTI / TUM folder, ...). The depth network learns from the user's frames with the
-self-supervised photometric loss while the motion network stays frozen (`adapt_model`); a
-share of each batch replays supervised synthetic triplets against forgetting. The last
-`--held-out` fraction of every source is never trained on: its photometric error (and depth
-AbsRel where the source has depth) is the validation, and FILE is written only when it
-improves on the starting weights, each time it improves again. Bad sources (missing, no
+intrinsics, a KITTI / TUM folder, ...). First the starting weights run over every source with
+depth_source 'fused', in order: what the camera's motion measured becomes each frame's
+pseudo-label (`pseudo_labels`; `--pseudo-depth 0` skips this pass). Then the depth network
+learns from the user's frames with the self-supervised photometric loss and the
+confidence-weighted depth loss on those labels, while the motion network stays frozen
+(`adapt_model`); a share of each batch replays supervised synthetic triplets against
+forgetting. The labelling pass is not part of the `--minutes` budget. The last
+`--held-out` fraction of every source is never trained on: the two terms that learn from the
+camera (photometric error, pseudo-label loss) on it are the validation score (depth AbsRel is
+printed too where the source has depth), and FILE is written only when the score improves on
+the starting weights, each time it improves again. Bad sources (missing, no
 intrinsics, fewer than 3 frames, a standing camera, unreadable) are one line and exit status 2;
 no improvement within the budget leaves FILE unwritten and exits with status 1.
 """
@@ -35,6 +40,7 @@ from rmdepth_training.adapt_frames import (
     ClipTriplets,
     SourceError,
     check_moving,
+    label_clip,
     load_clip,
     moving_targets,
     parse_range,
@@ -51,7 +57,7 @@ from rmdepth_training.datasets import (
 
 # Defaults measured on KITTI odometry 00 (docs/adaptation.md).
 DEFAULTS = {'lr': 3e-5, 'part': 'depth', 'motion': 'helper', 'replay': 0.25, 'batch': 4,
-            'held_out': 0.1}
+            'held_out': 0.1, 'pseudo_depth': 1.0}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
                         'a private copy of the motion network trains along (never saved)')
     parser.add_argument('--replay', type=float, default=DEFAULTS['replay'],
                         help='share of each batch replaying supervised synthetic triplets')
+    parser.add_argument('--pseudo-depth', type=float, default=DEFAULTS['pseudo_depth'],
+                        help="weight of the depth loss on the starting weights' fused depth "
+                        '(labels made first, from the same video); 0: photometric loss only')
     parser.add_argument('--batch', type=int, default=DEFAULTS['batch'])
     parser.add_argument('--held-out', type=float, default=DEFAULTS['held_out'],
                         help='last fraction of every source kept for validation')
@@ -101,6 +110,8 @@ def _check_args(args: argparse.Namespace) -> None:
         raise ValueError(f'--replay must be in [0, 1), got {args.replay}')
     if not 0 < args.held_out < 1:
         raise ValueError(f'--held-out must be in (0, 1), got {args.held_out}')
+    if not args.pseudo_depth >= 0:
+        raise ValueError(f'--pseudo-depth must be >= 0, got {args.pseudo_depth}')
     if args.batch < 1 or args.lr <= 0:
         raise ValueError('--batch must be at least 1 and --lr positive')
 
@@ -120,13 +131,16 @@ def adapt(args: argparse.Namespace) -> int:
         if not fit:
             raise SourceError(f'{source}: {len(moving)} moving triplet(s), too few to train on '
                               'and hold some back for validation')
+        if args.pseudo_depth > 0:
+            _label(clip, args, start, metadata)
         clips.append(clip)
         train.append(fit)
         held.append(kept)
         print(f'{source}: {len(clip.images)} frames, {len(moving)} moving triplets '
               f'({static} static skipped): {len(fit)} to adapt on, {len(kept)} held back')
 
-    cfg = adaptation_config(lr=args.lr, supervised=1.0 if args.replay > 0 else 0.0)
+    cfg = adaptation_config(lr=args.lr, supervised=1.0 if args.replay > 0 else 0.0,
+                            pseudo_depth=args.pseudo_depth)
     cfg = dataclasses.replace(cfg, seed=args.seed, data=dataclasses.replace(
         cfg.data, width=net_size[0], height=net_size[1], synth_frames=3))
     source = ClipTriplets(clips, train)
@@ -142,7 +156,7 @@ def adapt(args: argparse.Namespace) -> int:
     adapter = Adapter(start, cfg, args.part, device, args.motion)
     before = _validate(adapter, held_batch, clips, held, metadata, args.resize)
     print('before: ' + _line(before), flush=True)
-    best, written, start_state = before['photometric'], None, adapter.state()
+    best, written, start_state = before['validation'], None, adapter.state()
     budget_s = args.minutes * 60.0
     began = time.perf_counter()
     progress = _progress(budget_s, args.no_progress)
@@ -169,7 +183,7 @@ def adapt(args: argparse.Namespace) -> int:
         progress.close()
     if written is None:
         print(f'after {adapter.steps} steps: validation never improved on the starting '
-              f'weights ({before["photometric"]:.4f}); {args.out} not written')
+              f'weights ({before["validation"]:.4f}); {args.out} not written')
         return 1
     adapter.restore(written)
     after = _validate(adapter, held_batch, clips, held, metadata, args.resize)
@@ -179,13 +193,35 @@ def adapt(args: argparse.Namespace) -> int:
     return 0
 
 
+def _label(clip, args: argparse.Namespace, start: RMDepth, metadata: dict) -> None:
+    """The clip's pseudo-labels: the starting weights' fused depth over its frames."""
+    labeller = Estimator(model=start, metadata=metadata, device='cpu', depth_source='fused')
+    bar = None
+    if not args.no_progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(clip.images), desc=f'label {Path(clip.name).name}',
+                   unit='frame', dynamic_ncols=True)
+    began = time.perf_counter()
+    try:
+        label_clip(clip, labeller, None if bar is None else bar.update)
+    finally:
+        if bar is not None:
+            bar.close()
+    kept = [label for label in clip.labels if label is not None]
+    measured = np.mean([np.mean(label[1] < 0.2) for label in kept]) if kept else 0.0
+    print(f'{clip.name}: pseudo-labels for {len(kept)} of {len(clip.images)} frames in '
+          f'{time.perf_counter() - began:.0f} s (sigma < 20 % on {measured:.0%} of each frame '
+          'on average)', flush=True)
+
+
 def _validate(adapter: Adapter, held_batch: dict, clips: list, held: list, metadata: dict,
               resize: str) -> dict[str, float]:
     """Photometric error on the held-back triplets, and depth AbsRel on the held-back frames
     that have depth (median-scaled, cap 80 m)."""
-    result = {'photometric': adapter.score(held_batch)}
+    result = {'validation': adapter.score(held_batch)}
     estimator = Estimator(model=adapter.model, metadata=metadata, device=str(adapter.device),
-                          resize=resize)
+                          resize=resize, depth_source='network')
     values = []
     for clip, targets in zip(clips, held, strict=True):
         for t in targets:
@@ -215,14 +251,15 @@ def _save(adapter: Adapter, start: RMDepth, args: argparse.Namespace, metadata: 
     trained_on = (f'adapted to {names} ({sum(len(c.images) for c in clips)} frames, '
                   f'{adapter.steps} steps x batch {args.batch}, depth network adapted, motion '
                   f'network kept as it was (motion {args.motion}), {args.replay:.0%} '
-                  f'supervised synthetic replay); started '
+                  f'supervised synthetic replay, pseudo-label depth loss {args.pseudo_depth:g} '
+                  f'on the starting weights\' fused depth); started '
                   f'from {origin} ({metadata.get("model_id", "?")}) '
                   f'[{metadata.get("trained_on", "")}]')
     notes = {'adaptation': {'sources': [c.name for c in clips], 'steps': adapter.steps,
                             'lr': args.lr, 'part': args.part, 'motion': args.motion,
-                            'replay': args.replay,
+                            'replay': args.replay, 'pseudo_depth': args.pseudo_depth,
                             'batch': args.batch, 'frames': args.frames,
-                            'validation_photometric': {'before': before['photometric'],
+                            'validation_score': {'before': before['validation'],
                                                        'after': best}},
              'start_model_id': metadata.get('model_id')}
     out = Path(args.out)
@@ -236,7 +273,7 @@ def _save(adapter: Adapter, start: RMDepth, args: argparse.Namespace, metadata: 
 
 
 def _line(values: dict[str, float]) -> str:
-    text = f'held-back photometric error {values["photometric"]:.4f}'
+    text = f'held-back validation score {values["validation"]:.4f}'
     if 'abs_rel' in values:
         text += f', depth AbsRel {values["abs_rel"]:.4f}'
     return text

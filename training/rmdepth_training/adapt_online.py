@@ -42,15 +42,17 @@ import numpy as np
 import torch
 from torch.utils.data import default_collate
 
+from rmdepth_ros.inference import GeometryLabel
 from rmdepth_ros.model.rmdepth import RMDepth
 from rmdepth_ros.model.weights import save_weights
 from rmdepth_training.adapt_frames import STATIC_THRESHOLD, thumbnail
-from rmdepth_training.adapt_model import Adapter, adaptation_config, photometric_score
+from rmdepth_training.adapt_model import Adapter, adaptation_config, validation_score
 from rmdepth_training.augment import augment
 from rmdepth_training.config import AugmentConfig
 from rmdepth_training.datasets import SyntheticTriplets, TrainStream, training_sample
 from rmdepth_training.training_model import TrainingModel
-from rmdepth_training.triplets import no_truth
+from rmdepth_training.pseudo_labels import pseudo_maps
+from rmdepth_training.triplets import flip_truth, no_truth
 
 
 @dataclass
@@ -61,7 +63,10 @@ class OnlineSettings:
     between validations. diverge_tolerance: relative validation loss increase that reverts.
     min_triplets: replay triplets needed before the first step. replay: share of every batch
     that is a fresh synthetic triplet with ground truth (0: the camera's frames only).
-    anchor: pull back towards the starting weights after every step (`Adapter`; 0: none)."""
+    anchor: pull back towards the starting weights after every step (`Adapter`; 0: none).
+    pseudo_depth: weight of the depth loss on the estimator's own fused depth of the trained
+    frame (`pseudo_labels`; the label rides along with the frame, no extra pass; 0: the
+    photometric loss only, as without depth_source 'fused')."""
 
     budget: float = 0.25
     batch: int = 4
@@ -76,6 +81,7 @@ class OnlineSettings:
     motion: str = 'frozen'
     replay: float = 0.25
     anchor: float = 0.0
+    pseudo_depth: float = 1.0
     seed: int = 0
 
     def synthetic_per_batch(self) -> int:
@@ -93,6 +99,8 @@ class OnlineSettings:
                 raise ValueError(f'adapt_{name} must be at least 1, got {getattr(self, name)}')
         if not self.lr > 0 or not self.diverge_tolerance > 0:
             raise ValueError('adapt_lr and the divergence tolerance must be positive')
+        if not self.pseudo_depth >= 0:
+            raise ValueError(f'adapt_pseudo_depth must be >= 0, got {self.pseudo_depth}')
         if not 0 <= self.replay < 1:
             raise ValueError(f'adapt_replay must be in [0, 1), got {self.replay}')
         if self.replay > 0 and self.batch < 2:
@@ -104,6 +112,7 @@ class OnlineSettings:
 class _Triplet:
     frames: np.ndarray  # (3, h, w, 3) uint8, (t - 1, t, t + 1) in stream order
     K: np.ndarray       # (3, 3) of the network-size frames
+    label: tuple | None = None  # frame t's (depth, sigma) float16, moving bool, or None
 
 
 class OnlineAdapter:
@@ -122,7 +131,8 @@ class OnlineAdapter:
         self.log = log or (lambda line: None)
         self._synthetic_count = self.settings.synthetic_per_batch()
         cfg = adaptation_config(lr=self.settings.lr,
-                                supervised=1.0 if self._synthetic_count else 0.0)
+                                supervised=1.0 if self._synthetic_count else 0.0,
+                                pseudo_depth=self.settings.pseudo_depth)
         self.adapter = Adapter(model, cfg, 'depth', device, self.settings.motion,
                                self.settings.anchor)
         self._good = TrainingModel(copy.deepcopy(self.adapter.model),
@@ -146,20 +156,27 @@ class OnlineAdapter:
 
     # -- the inference side ------------------------------------------------------------------
 
-    def observe(self, image: torch.Tensor | np.ndarray, K: np.ndarray, reset: bool) -> None:
+    def observe(self, image: torch.Tensor | np.ndarray, K: np.ndarray, reset: bool,
+                label: GeometryLabel | None = None) -> None:
         """A processed frame: image (1, 3, h, w) float in [0, 1] or (h, w, 3) uint8 at the
-        network size, K (3, 3) of it, reset True when it starts a new stream piece."""
+        network size, K (3, 3) of it, reset True when it starts a new stream piece, label the
+        estimator's fused depth of it on the same grid (None: no label)."""
         if isinstance(image, torch.Tensor):
             image = (image[0].permute(1, 2, 0).clamp(0, 1) * 255 + 0.5).byte().cpu().numpy()
+        kept = None
+        if label is not None and self.settings.pseudo_depth > 0:
+            # half precision: a relative error of 1e-3, far below any label's sigma
+            kept = (label.depth.astype(np.float16), label.sigma.astype(np.float16),
+                    label.moving.astype(bool))
         with self._lock:
             if reset:
                 self._recent.clear()
-            self._recent.append((image, np.asarray(K, np.float64)))
+            self._recent.append((image, np.asarray(K, np.float64), kept))
             if len(self._recent) < 3:
                 return
-            frames = np.stack([frame for frame, _ in self._recent])
-            K_target = self._recent[1][1]
-        self._add(_Triplet(frames, K_target))
+            frames = np.stack([frame for frame, _, _ in self._recent])
+            _, K_target, label_target = self._recent[1]
+        self._add(_Triplet(frames, K_target, label_target))
 
     def _add(self, triplet: _Triplet) -> None:
         thumbs = [thumbnail(frame) for frame in triplet.frames]
@@ -248,7 +265,7 @@ class OnlineAdapter:
         self.log(f'adaptation reverted to the last good weights: {why}')
 
     def _score_good(self, held: dict) -> float:
-        return photometric_score(self._good, held, self.adapter.cfg.loss, self.adapter.device)
+        return validation_score(self._good, held, self.adapter.cfg.loss, self.adapter.device)
 
     def save(self, path: str | Path, metadata: dict) -> str:
         """Write the last good weights (what the estimator runs) to `path` with their lineage;
@@ -289,9 +306,11 @@ class OnlineAdapter:
         samples = []
         for n, triplet in enumerate(chosen):
             frames = triplet.frames.astype(np.float32) / 255.0
-            plain, network, K, _ = augment(frames, triplet.K, self._augment, self._rng)
-            samples.append(training_sample(plain, network, K, first + n,
-                                           no_truth(*frames.shape[1:3])))
+            plain, network, K, flipped = augment(frames, triplet.K, self._augment, self._rng)
+            truth = self._truth(triplet)
+            if flipped:
+                truth = flip_truth(truth)
+            samples.append(training_sample(plain, network, K, first + n, truth))
         height, width = chosen[0].frames.shape[1:3]
         samples += [self._synthetic_sample(width, height) for _ in range(self._synthetic_count)]
         return default_collate(samples)
@@ -319,8 +338,16 @@ class OnlineAdapter:
         for n, triplet in enumerate(held):
             frames = triplet.frames.astype(np.float32) / 255.0
             samples.append(training_sample(frames, frames, triplet.K, n,
-                                           no_truth(*frames.shape[1:3])))
+                                           self._truth(triplet)))
         return default_collate(samples)
+
+    @staticmethod
+    def _truth(triplet: _Triplet) -> dict[str, np.ndarray]:
+        """No ground truth; the target frame's pseudo-label where it has one."""
+        truth = no_truth(*triplet.frames.shape[1:3])
+        if triplet.label is not None:
+            truth.update(pseudo_maps(*triplet.label))
+        return truth
 
     def diagnostics(self) -> dict[str, str]:
         """Key-value strings for /diagnostics: steps, swaps, reverts, loss trend."""

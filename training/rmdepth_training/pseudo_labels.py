@@ -19,7 +19,6 @@ hence a small weight.
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import torch
 from torch import Tensor
@@ -40,26 +39,27 @@ def label_maps(path: str, size: tuple[int, int]) -> dict[str, np.ndarray]:
     from rmdepth_ros.datasets.sequence import DataError
 
     label = read_label(path)
-    depth = label['depth'].astype(np.float32)
+    depth = label['depth']
     if (depth.shape[1], depth.shape[0]) != tuple(size):
         raise DataError(f'{path}: label is {depth.shape[1]}x{depth.shape[0]}, its frame '
                         f'{size[0]}x{size[1]} (labels from another camera size)')
-    sigma = label['confidence'].astype(np.float32)
+    return pseudo_maps(depth, label['confidence'], label['moving'])
+
+
+def pseudo_maps(depth: np.ndarray, sigma: np.ndarray, moving: np.ndarray | None
+                ) -> dict[str, np.ndarray]:
+    """'pl_depth' and 'pl_weight' (1, h, w) float32 of one frame's label: depth (h, w) model
+    units (NaN = none), sigma (h, w) its relative 1-sigma, moving (h, w) bool or None."""
+    depth = np.asarray(depth, np.float32)
+    sigma = np.asarray(sigma, np.float32)
     # a sigma of 0 (or below) claims certainty nothing measured has: such pixels carry no label
-    known = (np.isfinite(depth) & (depth > 0) & np.isfinite(sigma) & (sigma > 0)
-             & ~label['moving'])
+    known = np.isfinite(depth) & (depth > 0) & np.isfinite(sigma) & (sigma > 0)
+    if moving is not None:
+        known &= ~np.asarray(moving, bool)
     weight = np.where(known, SIGMA_FLOOR ** 2 / (np.square(np.nan_to_num(sigma))
                                                  + SIGMA_FLOOR ** 2), 0.0)
     return {'pl_depth': np.where(known, depth, 0.0)[None].astype(np.float32),
             'pl_weight': weight[None].astype(np.float32)}
-
-
-def resize_label_maps(maps: dict[str, np.ndarray], size: tuple[int, int]
-                      ) -> dict[str, np.ndarray]:
-    """(1, h, w) label maps -> (1, height, width), nearest neighbour (a label is a sample)."""
-    width, height = size
-    return {key: cv2.resize(value[0], (width, height), interpolation=cv2.INTER_NEAREST)[None]
-            for key, value in maps.items()}
 
 
 def pseudo_label_loss(depth: Tensor, label: Tensor, weight: Tensor) -> Tensor:
