@@ -7,9 +7,11 @@ import dataclasses
 import json
 import os
 from pathlib import Path
+import signal
 import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -430,3 +432,41 @@ def test_random_aspect_batches_keep_the_pixel_budget_and_train(tmp_path):
     assert torch.isfinite(result.total)
     # Off by default: the configured size.
     assert TrainConfig().augment.aspect_prob == 0.0
+
+
+def test_ctrl_c_finishes_the_step_writes_a_checkpoint_and_resumes(tmp_path):
+    # The whole process group gets SIGINT, as from a terminal (DataLoader workers included):
+    # the run stops after the step in flight with a checkpoint of it, exit status 130, and
+    # --resume continues from there.
+    overrides = TINY_OVERRIDES + [
+        'data.width=64', 'data.height=32', 'data.synth_frames=4', 'data.num_workers=2',
+        'data.val_sequences=0', 'optim.batch_size=2', 'optim.max_steps=100000',
+        'log.log_every=1', 'log.image_every=0', 'log.checkpoint_every=100000',
+        'log.progress=false', 'threads=1', 'device=cpu', f'out_dir={tmp_path}']
+    env = {**os.environ, 'OMP_NUM_THREADS': '1'}
+    run = subprocess.Popen([sys.executable, '-m', 'rmdepth_training.cli', 'train', 'name=int',
+                            *overrides], env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    scalars = tmp_path / 'int' / 'scalars.jsonl'
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and run.poll() is None:
+            if scalars.is_file() and len(scalars.read_text().splitlines()) >= 3:
+                break
+            time.sleep(0.2)
+        assert run.poll() is None, run.stdout.read()
+        os.killpg(run.pid, signal.SIGINT)
+        out, _ = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+    assert run.returncode == 130, out[-3000:]
+    assert 'Traceback' not in out
+    saved = sorted((tmp_path / 'int' / 'checkpoints').glob('step_*.pt'))
+    assert len(saved) == 1
+    step = int(saved[0].stem.split('_')[1])
+    assert f'interrupted at step {step} of 100000' in out and '--resume' in out
+    assert json.loads((tmp_path / 'int' / 'summary.json').read_text())['interrupted']
+    assert cli_main(['train', '--resume', str(tmp_path / 'int'),
+                     f'optim.max_steps={step + 1}', 'data.num_workers=0']) == 0
+    assert (tmp_path / 'int' / 'checkpoints' / f'step_{step + 1:07d}.pt').is_file()

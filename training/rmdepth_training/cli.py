@@ -87,7 +87,7 @@ def _train(args: argparse.Namespace) -> int:
         summary = train(build_config(args.config, args.overrides))
     shown = {k: v for k, v in summary.items() if k != 'losses'}
     print(json.dumps(shown, indent=2, default=str))
-    return 0
+    return 130 if summary.get('interrupted') else 0  # 128 + SIGINT, as a shell reports it
 
 
 def _flat(cfg) -> dict:

@@ -39,6 +39,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from rmdepth_ros.datasets.sequence import DataError, Sequence
+from rmdepth_training.interrupt import ignore_in_worker
 from rmdepth_training.aspect import batch_size_for, crop_triplet, random_window, resize_truth
 from rmdepth_training.augment import augment
 from rmdepth_training.config import AugmentConfig, DataConfig, TrainConfig
@@ -427,7 +428,8 @@ def build_train_loader(cfg: TrainConfig, start_step: int, rank: int = 0, world_s
     # or a resumed run (fresh iterator, restored RNG) would diverge from an uninterrupted one.
     loader = DataLoader(stream, batch_sampler=sampler, num_workers=workers,
                         persistent_workers=False, prefetch_factor=2 if workers else None,
-                        generator=torch.Generator().manual_seed(seed_of(cfg)))
+                        generator=torch.Generator().manual_seed(seed_of(cfg)),
+                        worker_init_fn=ignore_in_worker if workers else None)
     return loader, source
 
 

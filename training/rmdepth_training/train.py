@@ -34,6 +34,7 @@ from rmdepth_training.checkpoint import (
 from rmdepth_training.config import ConfigError, TrainConfig, save_config
 from rmdepth_training.datasets import build_train_loader, steps_per_epoch, validation_sequences
 from rmdepth_training.evaluation import evaluate_sequences
+from rmdepth_training.interrupt import StopRequest
 from rmdepth_training.logs import RunLogger, image_panels
 from rmdepth_training.starting_weights import StartingWeightsError, check_architecture
 from rmdepth_training.step import build_optimizer, train_step
@@ -143,65 +144,72 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     start_step = last_step = step
     batches = iter(loader)
     budget_s = cfg.optim.max_minutes * 60.0
-    out_of_time = False
-    while step < cfg.optim.max_steps and not out_of_time:
-        batch = next(batches)
-        done = train_step(net, model, optimizer, scaler, batch, step, cfg, device)
-        images, K, outputs, result = done.images, done.K, done.outputs, done.result
-        scheduler.step()
-        step += 1
-        summary['losses'].append(float(result.total.detach()))
-        if budget_s > 0:
-            # Every process must stop at the same step: rank 0's clock decides.
-            out_of_time = distributed.broadcast_flag(
-                dist_info, time.perf_counter() - start_time > budget_s)
-        last = step == cfg.optim.max_steps or out_of_time
+    out_of_time = interrupted = False
+    with StopRequest() as stop:  # Ctrl-C: finish the step, checkpoint it, stop
+        while step < cfg.optim.max_steps and not (out_of_time or interrupted):
+            batch = next(batches)
+            done = train_step(net, model, optimizer, scaler, batch, step, cfg, device)
+            images, K, outputs, result = done.images, done.K, done.outputs, done.result
+            scheduler.step()
+            step += 1
+            summary['losses'].append(float(result.total.detach()))
+            if budget_s > 0:
+                # Every process must stop at the same step: rank 0's clock decides.
+                out_of_time = distributed.broadcast_flag(
+                    dist_info, time.perf_counter() - start_time > budget_s)
+            # Ctrl-C: every process stops after the same step, with a checkpoint of it.
+            interrupted = distributed.broadcast_flag(dist_info, stop.requested)
+            last = step == cfg.optim.max_steps or out_of_time or interrupted
 
-        # -- log -------------------------------------------------------------------------------
-        if step % cfg.log.log_every == 0 or last:
-            scalars = distributed.mean_scalars(dist_info, result.parts)
-            now = time.perf_counter()
-            scalars['samples_per_s'] = ((step - last_step) * cfg.optim.batch_size
-                                        / max(now - last_time, 1e-9))
-            scalars['lr'] = scheduler.get_last_lr()[0]
-            scalars['object_motion_scale'] = done.motion_scale
-            last_time, last_step = now, step
-            logger.scalars(step, scalars)
-            summary['scalars'] = scalars
+            # -- log ------------------------------------------------------------------------------
+            if step % cfg.log.log_every == 0 or last:
+                scalars = distributed.mean_scalars(dist_info, result.parts)
+                now = time.perf_counter()
+                scalars['samples_per_s'] = ((step - last_step) * cfg.optim.batch_size
+                                            / max(now - last_time, 1e-9))
+                scalars['lr'] = scheduler.get_last_lr()[0]
+                scalars['object_motion_scale'] = done.motion_scale
+                last_time, last_step = now, step
+                logger.scalars(step, scalars)
+                summary['scalars'] = scalars
+                if progress is not None:
+                    progress.set_postfix(loss=f'{scalars["loss"]:.4f}',
+                                         img_s=f'{scalars["samples_per_s"]:.2f}', refresh=False)
             if progress is not None:
-                progress.set_postfix(loss=f'{scalars["loss"]:.4f}',
-                                     img_s=f'{scalars["samples_per_s"]:.2f}', refresh=False)
-        if progress is not None:
-            progress.update(1)
-        if (dist_info.is_main and cfg.log.image_every
-                and (step % cfg.log.image_every == 0 or step == 1)):
-            logger.images(step, _panels(images, outputs, result, K))
+                progress.update(1)
+            if (dist_info.is_main and cfg.log.image_every
+                    and (step % cfg.log.image_every == 0 or step == 1)):
+                logger.images(step, _panels(images, outputs, result, K))
 
-        # -- validate (rank 0; the others wait at the barrier) ----------------------------------
-        if (step % val_every == 0 or last) and val_data:
-            metrics = validate(model, val_data, cfg, device)
-            logger.validation(step, metrics)
-            summary['validation'] = {'step': step, **metrics}
-            if progress is not None:
-                progress.write(f'step {step}: validation abs_rel {metrics["abs_rel"]:.4f} '
-                               f'rmse {metrics["rmse"]:.3f} a1 {metrics["a1"]:.3f}'
-                               + (f' flow_epe {metrics["flow_epe"]:.3f}'
-                                  if 'flow_epe' in metrics else ''))
-        # -- checkpoint --------------------------------------------------------------------------
-        if step % cfg.log.checkpoint_every == 0 or last:
-            states = distributed.gather_objects(dist_info, rng_state())
-            if dist_info.is_main:
-                save_checkpoint(run_dir, step, cfg, model, optimizer, scheduler, scaler, states,
-                                cfg.log.keep_checkpoints)
-            distributed.barrier(dist_info)
+            # -- validate (rank 0; the others wait at the barrier) --------------------------------
+            if (step % val_every == 0 or last) and val_data:
+                metrics = validate(model, val_data, cfg, device)
+                logger.validation(step, metrics)
+                summary['validation'] = {'step': step, **metrics}
+                if progress is not None:
+                    progress.write(f'step {step}: validation abs_rel {metrics["abs_rel"]:.4f} '
+                                   f'rmse {metrics["rmse"]:.3f} a1 {metrics["a1"]:.3f}'
+                                   + (f' flow_epe {metrics["flow_epe"]:.3f}'
+                                      if 'flow_epe' in metrics else ''))
+            # -- checkpoint -----------------------------------------------------------------------
+            if step % cfg.log.checkpoint_every == 0 or last:
+                states = distributed.gather_objects(dist_info, rng_state())
+                if dist_info.is_main:
+                    save_checkpoint(run_dir, step, cfg, model, optimizer, scheduler, scaler,
+                                    states, cfg.log.keep_checkpoints)
+                distributed.barrier(dist_info)
 
     # -- done ----------------------------------------------------------------------------------
     elapsed = time.perf_counter() - start_time
-    if out_of_time and dist_info.is_main:
+    if interrupted and dist_info.is_main:
+        print(f'rmdepth-train: interrupted at step {step} of {cfg.optim.max_steps}; its '
+              f'checkpoint is written: --resume {run_dir} continues', flush=True)
+    elif out_of_time and dist_info.is_main:
         print(f'rmdepth-train: stopped at step {step} of {cfg.optim.max_steps}: the '
               f'{cfg.optim.max_minutes:g}-minute budget (optim.max_minutes) is spent; '
               f'--resume {run_dir} continues', flush=True)
     summary.update(step=step, wall_s=elapsed, stopped_by_budget=out_of_time,
+                   interrupted=interrupted,
                    s_per_step=elapsed / max(step - start_step, 1))
     if progress is not None:
         progress.close()

@@ -33,6 +33,9 @@ def main() -> int:
     parser.add_argument('--anchor', type=float, default=None,
                         help='pull towards the starting weights per step (default: the node '
                         'default)')
+    parser.add_argument('--pseudo-depth', type=float, default=None,
+                        help="weight of the loss on the estimator's fused depth (default: the "
+                        'node default; 0 runs the network outputs only, without the geometry)')
     parser.add_argument('--steps', type=int, default=100)
     parser.add_argument('--every', type=int, default=20, help='frames per step')
     parser.add_argument('--data', default=str(DATA), help='KITTI odometry 00 folder')
@@ -50,9 +53,13 @@ def main() -> int:
         settings.lr = args.lr
     if args.anchor is not None:
         settings.anchor = args.anchor
-    # the network's outputs: what adaptation changes (the geometry stage would only cost time)
-    estimator = Estimator(None, device='cpu', backend='torch', motion_source='network',
-                          depth_source='network')
+    if args.pseudo_depth is not None:
+        settings.pseudo_depth = args.pseudo_depth
+    if settings.pseudo_depth > 0:  # as the node: hybrid motion, fused depth (the labels)
+        estimator = Estimator(None, device='cpu', backend='torch')
+    else:  # the network's outputs: what adaptation changes (the geometry would only cost time)
+        estimator = Estimator(None, device='cpu', backend='torch', motion_source='network',
+                              depth_source='network')
     engine = OnlineAdapter(estimator.model, settings, 'cpu',
                            lambda line: print(line, file=sys.stderr))
     estimator.observer = engine.observe
