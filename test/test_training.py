@@ -470,3 +470,18 @@ def test_ctrl_c_finishes_the_step_writes_a_checkpoint_and_resumes(tmp_path):
     assert cli_main(['train', '--resume', str(tmp_path / 'int'),
                      f'optim.max_steps={step + 1}', 'data.num_workers=0']) == 0
     assert (tmp_path / 'int' / 'checkpoints' / f'step_{step + 1:07d}.pt').is_file()
+
+
+def test_stop_request_turns_the_first_ctrl_c_into_a_flag_and_the_second_into_an_interrupt(
+        capsys):
+    from rmdepth_training.interrupt import StopRequest
+
+    before = signal.getsignal(signal.SIGINT)
+    with StopRequest('stopping soon') as stop:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # the handler runs between bytecodes of the main thread
+        assert stop.requested and 'stopping soon' in capsys.readouterr().out
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+    assert signal.getsignal(signal.SIGINT) is before

@@ -21,7 +21,7 @@ import numpy as np
 
 from rmdepth_ros.datasets.sequence import DataError, Sequence
 from rmdepth_ros.resize import input_window
-from rmdepth_training.pseudo_labels import pseudo_maps
+from rmdepth_training.pseudo_labels import kept_label, pseudo_maps
 from rmdepth_training.triplets import Triplet, TripletSample, TripletSource, no_truth
 
 if TYPE_CHECKING:
@@ -126,8 +126,7 @@ def label_clip(clip: UserClip, labeller: Estimator,
             raise SourceError(f'{clip.name}: frame {index} unreadable ({error})') from None
         out = labeller.process(frame.image, frame.intrinsics, frame.timestamp)
         label = GeometryLabel.of(out, clip.window)
-        labels.append(None if label is None else (
-            label.depth.astype(np.float16), label.sigma.astype(np.float16), label.moving))
+        labels.append(None if label is None else kept_label(label))
         if progress is not None:
             progress()
     clip.labels = labels

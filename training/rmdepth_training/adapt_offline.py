@@ -15,7 +15,8 @@ camera (photometric error, pseudo-label loss) on it are the validation score (de
 printed too where the source has depth), and FILE is written only when the score improves on
 the starting weights, each time it improves again. Bad sources (missing, no
 intrinsics, fewer than 3 frames, a standing camera, unreadable) are one line and exit status 2;
-no improvement within the budget leaves FILE unwritten and exits with status 1.
+no improvement within the budget leaves FILE unwritten and exits with status 1. Ctrl-C ends
+training after the step in flight (exit status 130; FILE keeps the best weights so far).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from rmdepth_training.datasets import (
     SyntheticTriplets,
     TrainStream,
 )
+from rmdepth_training.interrupt import StopRequest
 
 # Defaults measured on KITTI odometry 00 (docs/adaptation.md).
 DEFAULTS = {'lr': 3e-5, 'part': 'depth', 'motion': 'helper', 'replay': 0.25, 'batch': 4,
@@ -101,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     except (SourceError, WeightsError, ValueError) as error:
         print(f'rmdepth-train adapt: error: {error}', file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # before training (reading, labelling): nothing was written
+        print(f'rmdepth-train adapt: interrupted before training; {args.out} not written',
+              file=sys.stderr)
+        return 130
 
 
 def _check_args(args: argparse.Namespace) -> None:
@@ -161,36 +167,43 @@ def adapt(args: argparse.Namespace) -> int:
     began = time.perf_counter()
     progress = _progress(budget_s, args.no_progress)
     losses: list[float] = []
-    while time.perf_counter() - began < budget_s:
-        try:
-            losses.append(adapter.step(next(batches)))
-        except FloatingPointError as error:
-            print(f'step {adapter.steps}: {error}; back to the best weights', flush=True)
-            adapter.restore(written or start_state)
-            continue
-        if adapter.steps % args.val_every == 0:
-            score = adapter.score(held_batch)
-            if score < best:
-                best, written = score, adapter.state()
-                _save(adapter, start, args, metadata, clips, best, before)
+    # Ctrl-C: the step in flight finishes and the run ends as if its budget were spent (FILE,
+    # written atomically at every improvement, keeps the best weights so far); exit 130.
+    with StopRequest('rmdepth-train adapt: Ctrl-C: finishing this step (Ctrl-C again stops '
+                     'at once)') as stop:
+        while time.perf_counter() - began < budget_s and not stop.requested:
+            try:
+                losses.append(adapter.step(next(batches)))
+            except FloatingPointError as error:
+                print(f'step {adapter.steps}: {error}; back to the best weights', flush=True)
+                adapter.restore(written or start_state)
+                continue
+            if adapter.steps % args.val_every == 0:
+                score = adapter.score(held_batch)
+                if score < best:
+                    best, written = score, adapter.state()
+                    _save(adapter, start, args, metadata, clips, best, before)
+                if progress is not None:
+                    progress.set_postfix(loss=f'{np.mean(losses[-10:]):.4f}',
+                                         val=f'{score:.4f}', best=f'{best:.4f}', refresh=False)
             if progress is not None:
-                progress.set_postfix(loss=f'{np.mean(losses[-10:]):.4f}', val=f'{score:.4f}',
-                                     best=f'{best:.4f}', refresh=False)
-        if progress is not None:
-            progress.n = min(budget_s, time.perf_counter() - began)
-            progress.refresh()
+                progress.n = min(budget_s, time.perf_counter() - began)
+                progress.refresh()
     if progress is not None:
         progress.close()
+    status = 130 if stop.requested else 0
+    if stop.requested:
+        print(f'interrupted after {adapter.steps} steps')
     if written is None:
         print(f'after {adapter.steps} steps: validation never improved on the starting '
               f'weights ({before["validation"]:.4f}); {args.out} not written')
-        return 1
+        return status or 1
     adapter.restore(written)
     after = _validate(adapter, held_batch, clips, held, metadata, args.resize)
     print('after:  ' + _line(after))
     print(f'{args.out}: written ({adapter.steps} steps x batch {args.batch} in '
           f'{(time.perf_counter() - began) / 60:.1f} min on {device})')
-    return 0
+    return status
 
 
 def _label(clip, args: argparse.Namespace, start: RMDepth, metadata: dict) -> None:

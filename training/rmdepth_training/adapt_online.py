@@ -1,10 +1,13 @@
 """Online adaptation: a background thread that adapts the depth network to what the camera sees.
 
-The estimator hands every processed frame (network input, intrinsics, stamp) to
-`OnlineAdapter.observe`, which costs a copy of a 192x64 image. Consecutive frames of one
-stream (no reset between them) form triplets; static ones are skipped (`adapt_frames`), every
-`held_out_every`-th goes to a small ring of held-back triplets, the others to a replay ring.
-Both rings are bounded, so memory is too.
+The estimator hands every processed frame (network input, intrinsics, reset flag and, with
+depth_source 'fused', its fused depth on the same grid) to `OnlineAdapter.observe`, which costs
+a copy of the image and the label (half precision). The label of a triplet's target frame
+feeds the pseudo-label depth loss (`pseudo_labels`, weight `pseudo_depth`): what the node's own
+depth filter measured teaches the network, with no extra pass over the frames. Consecutive
+frames of one stream (no reset between them) form triplets; static ones are skipped
+(`adapt_frames`), every `held_out_every`-th goes to a small ring of held-back triplets, the
+others to a replay ring. Both rings are bounded, so memory is too.
 
 The thread takes steps (`adapt_model.Adapter`: depth network only, the motion network frozen)
 on random batches of the replay ring, sleeping between steps so that it computes at most
@@ -13,7 +16,7 @@ triplet with its exact ground truth (supervised terms, as in training; about 45 
 192x64 triplet, inside the budget): adapting to one street alone forgets the others (issue 18:
 DDAD AbsRel +9 %, synthetic x2 after 5 minutes without it). Every `validate_every` steps
 it scores the candidate and the last good weights on the held-back ring (the same triplets,
-eval mode):
+eval mode; photometric error plus the weighted label term, `adapt_model.validation_score`):
 
 - better: the candidate becomes the last good weights and is swapped into the estimator in
   one reference assignment (`model.depth_net = copy`), so a frame runs wholly on the old or
@@ -51,7 +54,7 @@ from rmdepth_training.augment import augment
 from rmdepth_training.config import AugmentConfig
 from rmdepth_training.datasets import SyntheticTriplets, TrainStream, training_sample
 from rmdepth_training.training_model import TrainingModel
-from rmdepth_training.pseudo_labels import pseudo_maps
+from rmdepth_training.pseudo_labels import kept_label, pseudo_maps
 from rmdepth_training.triplets import flip_truth, no_truth
 
 
@@ -165,9 +168,7 @@ class OnlineAdapter:
             image = (image[0].permute(1, 2, 0).clamp(0, 1) * 255 + 0.5).byte().cpu().numpy()
         kept = None
         if label is not None and self.settings.pseudo_depth > 0:
-            # half precision: a relative error of 1e-3, far below any label's sigma
-            kept = (label.depth.astype(np.float16), label.sigma.astype(np.float16),
-                    label.moving.astype(bool))
+            kept = kept_label(label)
         with self._lock:
             if reset:
                 self._recent.clear()

@@ -16,10 +16,12 @@ from types import FrameType
 
 class StopRequest:
     """Context manager: `requested` becomes True at the first SIGINT (main thread only;
-    elsewhere it never does and signals behave as before)."""
+    elsewhere it never does and signals behave as before). notice: the line printed then."""
 
-    def __init__(self) -> None:
+    def __init__(self, notice: str = 'rmdepth-train: Ctrl-C: finishing this step and writing '
+                 'a checkpoint (Ctrl-C again stops at once, without one)') -> None:
         self.requested = False
+        self.notice = notice
         self._previous = None
 
     def __enter__(self) -> StopRequest:
@@ -36,8 +38,7 @@ class StopRequest:
         if self.requested:  # the second Ctrl-C: at once
             raise KeyboardInterrupt
         self.requested = True
-        print('\nrmdepth-train: Ctrl-C: finishing this step and writing a checkpoint '
-              '(Ctrl-C again stops at once, without one)', flush=True)
+        print(f'\n{self.notice}', flush=True)
 
 
 def ignore_in_worker(worker_id: int) -> None:

@@ -10,6 +10,10 @@ entry of `data.real_sequences`) as two batch keys at the network size:
                  so that a pixel measured to SIGMA_FLOOR weighs 1; 0 on moving pixels, where
                  the label has no depth, and on every pixel of samples without labels
 
+Adaptation takes labels the same way without a label folder: `rmdepth-train adapt` labels its
+clips with the starting weights first (`adapt_frames.label_clip`), the node's online
+adaptation takes each frame's label from its own estimator (`inference.GeometryLabel`).
+
 The loss is the scale-invariant log loss (Eigen et al. 2014; lambda 1, the weighted variance of
 the log ratio) with those weights, per image, so it is blind to the labels' scale (model units
 of the labelling run) and pulls the network's shape towards the measured one; pixels the
@@ -19,11 +23,16 @@ hence a small weight.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 from torch import Tensor
 
 from rmdepth_training.label import read_label
+
+if TYPE_CHECKING:
+    from rmdepth_ros.inference import GeometryLabel
 
 #: relative sigma at which a label pixel weighs 1 (the best the depth filter measures)
 SIGMA_FLOOR = 0.05
@@ -60,6 +69,13 @@ def pseudo_maps(depth: np.ndarray, sigma: np.ndarray, moving: np.ndarray | None
                                                  + SIGMA_FLOOR ** 2), 0.0)
     return {'pl_depth': np.where(known, depth, 0.0)[None].astype(np.float32),
             'pl_weight': weight[None].astype(np.float32)}
+
+
+def kept_label(label: GeometryLabel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An estimator's label (`GeometryLabel`) as kept beside a frame until it trains:
+    (depth, sigma) float16 (a relative error of 1e-3, far below any label's sigma) and moving
+    bool; `pseudo_maps(*kept)` makes the batch maps of it."""
+    return label.depth.astype(np.float16), label.sigma.astype(np.float16), label.moving
 
 
 def pseudo_label_loss(depth: Tensor, label: Tensor, weight: Tensor) -> Tensor:
