@@ -272,7 +272,7 @@ def _save(adapter: Adapter, start: RMDepth, args: argparse.Namespace, metadata: 
                   f'{adapter.steps} steps x batch {args.batch}, depth network adapted, motion '
                   f'network kept as it was (motion {args.motion}), {args.replay:.0%} '
                   f'supervised synthetic replay, pseudo-label depth loss {args.pseudo_depth:g} '
-                  f'on the starting weights\' fused depth); started '
+                  f"on the starting weights' fused depth); started "
                   f'from {origin} ({metadata.get("model_id", "?")}) '
                   f'[{metadata.get("trained_on", "")}]')
     notes = {'adaptation': {'sources': [c.name for c in clips], 'steps': adapter.steps,

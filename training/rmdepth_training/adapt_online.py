@@ -53,8 +53,8 @@ from rmdepth_training.adapt_model import Adapter, adaptation_config, validation_
 from rmdepth_training.augment import augment
 from rmdepth_training.config import AugmentConfig
 from rmdepth_training.datasets import SyntheticTriplets, TrainStream, training_sample
-from rmdepth_training.training_model import TrainingModel
 from rmdepth_training.pseudo_labels import kept_label, pseudo_maps
+from rmdepth_training.training_model import TrainingModel
 from rmdepth_training.triplets import flip_truth, no_truth
 
 

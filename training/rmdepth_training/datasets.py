@@ -39,10 +39,10 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from rmdepth_ros.datasets.sequence import DataError, Sequence
-from rmdepth_training.interrupt import ignore_in_worker
 from rmdepth_training.aspect import batch_size_for, crop_triplet, random_window, resize_truth
 from rmdepth_training.augment import augment
 from rmdepth_training.config import AugmentConfig, DataConfig, TrainConfig
+from rmdepth_training.interrupt import ignore_in_worker
 from rmdepth_training.synthetic_triplets import SyntheticTriplets
 from rmdepth_training.triplets import (
     TRAIN_SEED_OFFSET,
