@@ -21,8 +21,8 @@ import numpy as np
 
 from rmdepth_ros.datasets.sequence import DataError, Sequence
 from rmdepth_ros.resize import input_window
-from rmdepth_training.pseudo_labels import kept_label, pseudo_maps
-from rmdepth_training.triplets import Triplet, TripletSample, TripletSource, no_truth
+from rmdepth_training.pseudo_labels import kept_label, label_truth, pseudo_maps
+from rmdepth_training.triplets import Triplet, TripletSample, TripletSource
 
 if TYPE_CHECKING:
     from rmdepth_ros.inference import Estimator
@@ -192,9 +192,8 @@ class ClipTriplets(TripletSource):
         labels = self.clips[clip_index].labels
         if labels is None or labels[target] is None:
             return TripletSample(images, K)
-        truth = no_truth(*images[1].shape[:2])
-        truth.update(pseudo_maps(*labels[target]))
-        return TripletSample(images, K, truth)
+        return TripletSample(images, K, label_truth(*images[1].shape[:2],
+                                                    pseudo_maps(*labels[target])))
 
 
 def check_moving(path: str, moving: list[int], static: int) -> None:

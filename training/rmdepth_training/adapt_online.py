@@ -53,7 +53,7 @@ from rmdepth_training.adapt_model import Adapter, adaptation_config, validation_
 from rmdepth_training.augment import augment
 from rmdepth_training.config import AugmentConfig
 from rmdepth_training.datasets import SyntheticTriplets, TrainStream, training_sample
-from rmdepth_training.pseudo_labels import kept_label, pseudo_maps
+from rmdepth_training.pseudo_labels import kept_label, label_truth, pseudo_maps
 from rmdepth_training.training_model import TrainingModel
 from rmdepth_training.triplets import flip_truth, no_truth
 
@@ -345,10 +345,10 @@ class OnlineAdapter:
     @staticmethod
     def _truth(triplet: _Triplet) -> dict[str, np.ndarray]:
         """No ground truth; the target frame's pseudo-label where it has one."""
-        truth = no_truth(*triplet.frames.shape[1:3])
-        if triplet.label is not None:
-            truth.update(pseudo_maps(*triplet.label))
-        return truth
+        height, width = triplet.frames.shape[1:3]
+        if triplet.label is None:
+            return no_truth(height, width)
+        return label_truth(height, width, pseudo_maps(*triplet.label))
 
     def diagnostics(self) -> dict[str, str]:
         """Key-value strings for /diagnostics: steps, swaps, reverts, loss trend."""

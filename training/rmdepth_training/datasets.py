@@ -264,16 +264,15 @@ class RealTriplets(SequenceTriplets):
         if folder is None:
             return TripletSample(images, K)
         from rmdepth_training.label import label_path
-        from rmdepth_training.pseudo_labels import label_maps
+        from rmdepth_training.pseudo_labels import label_maps, label_truth
 
         path = label_path(Path(folder), index)
         if not path.is_file():
             self.missing_labels += 1
             return TripletSample(images, K)
         height, width = images[1].shape[:2]
-        truth = no_truth(height, width)
-        truth.update(label_maps(str(path), (width, height)))
-        return TripletSample(images, K, truth)
+        return TripletSample(images, K, label_truth(height, width,
+                                                    label_maps(str(path), (width, height))))
 
     def _open(self, key: object) -> Sequence:
         from rmdepth_ros.open_sequence import open_sequence

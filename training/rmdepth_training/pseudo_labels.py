@@ -30,6 +30,7 @@ import torch
 from torch import Tensor
 
 from rmdepth_training.label import read_label
+from rmdepth_training.triplets import no_truth
 
 if TYPE_CHECKING:
     from rmdepth_ros.inference import GeometryLabel
@@ -69,6 +70,12 @@ def pseudo_maps(depth: np.ndarray, sigma: np.ndarray, moving: np.ndarray | None
                                                  + SIGMA_FLOOR ** 2), 0.0)
     return {'pl_depth': np.where(known, depth, 0.0)[None].astype(np.float32),
             'pl_weight': weight[None].astype(np.float32)}
+
+
+def label_truth(height: int, width: int, maps: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The truth dict of a real frame with a label (`triplets.no_truth`, every 'gt_*' zero)
+    carrying `maps` ('pl_depth', 'pl_weight' from `label_maps` / `pseudo_maps`)."""
+    return {**no_truth(height, width), **maps}
 
 
 def kept_label(label: GeometryLabel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

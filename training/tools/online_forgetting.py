@@ -47,14 +47,9 @@ def main() -> int:
     from rmdepth_ros.open_sequence import open_sequence
 
     settings = OnlineSettings()
-    if args.replay is not None:
-        settings.replay = args.replay
-    if args.lr is not None:
-        settings.lr = args.lr
-    if args.anchor is not None:
-        settings.anchor = args.anchor
-    if args.pseudo_depth is not None:
-        settings.pseudo_depth = args.pseudo_depth
+    for name in ('replay', 'lr', 'anchor', 'pseudo_depth'):  # the node default unless given
+        if getattr(args, name) is not None:
+            setattr(settings, name, getattr(args, name))
     if settings.pseudo_depth > 0:  # as the node: hybrid motion, fused depth (the labels)
         estimator = Estimator(None, device='cpu', backend='torch')
     else:  # the network's outputs: what adaptation changes (the geometry would only cost time)
